@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/** The qcow2-stream command line: a thin layer over the library. */
+import { unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { Qcow2StreamError } from '../errors.js';
+import { removeTempFilesSync } from '../node/file-sink.js';
+import { CONVERT_HELP, convertCommand } from './convert-command.js';
+
+const HELP = `Usage: qcow2-stream COMMAND [OPTIONS]
+
+Disk images as streams: raw to qcow2 without seeking, from files or pipes.
+
+Commands:
+  convert    convert a raw image to qcow2 (see qcow2-stream convert --help)
+
+Options:
+  -h, --help     show this help
+  --version      print the version
+
+Exit status: 0 on success, 1 on error, 2 on a usage error.`;
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
+  convert: { run: convertCommand, help: CONVERT_HELP },
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Node's own argument errors (from util.parseArgs) are usage errors too. */
+function isUsageError(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  return code === 'ERR_QCOW2_OPTION' || code.startsWith('ERR_PARSE_ARGS');
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!;
+}
+
+function exitOnSignal(signal: NodeJS.Signals, code: number): void {
+  process.once(signal, () => {
+    removeTempFilesSync(unlinkSync);
+    process.stderr.write(`qcow2-stream: interrupted by ${signal}\n`);
+    process.exit(code);
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-V') {
+    process.stdout.write(`qcow2-stream ${version()}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) {
+    process.stderr.write(`qcow2-stream: unknown command '${command}' (try --help)\n`);
+    return 2;
+  }
+  exitOnSignal('SIGINT', 130);
+  exitOnSignal('SIGTERM', 143);
+  exitOnSignal('SIGHUP', 129);
+  try {
+    await entry.run(rest);
+    return 0;
+  } catch (error) {
+    removeTempFilesSync(unlinkSync);
+    if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    const known = error instanceof Qcow2StreamError || isUsageError(error);
+    process.stderr.write(`qcow2-stream: ${known ? '' : 'internal error: '}${oneLine(error)}\n`);
+    return isUsageError(error) ? 2 : 1;
+  }
+}
+
+// stdout closed by the reader: the error surfaces through the sink; keep Node from throwing here.
+process.stdout.on('error', () => {});
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,113 @@
+/**
+ * Writing an image to a path without ever leaving a partial file that looks complete: bytes
+ * go to a temporary name beside the destination, which is synced and renamed into place only
+ * when the last byte is written; on any error it is removed. A destination that is not a
+ * regular file (a device, a FIFO) is written in place.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { BufferPool } from './buffer-pool.js';
+import { ioError } from './io-error.js';
+
+export interface FileSinkOptions {
+  /** Gives each chunk back to this pool once written (see BufferPool: the sink must be its last holder). */
+  pool?: BufferPool;
+  /**
+   * fdatasync before the rename, so that even a power loss cannot leave a complete-looking
+   * file whose data never reached the disk. Default false, as with qemu-img and cp.
+   */
+  sync?: boolean;
+}
+
+/** Small chunks are gathered into one write of about this size; big ones go alone. */
+const WRITE_BATCH = 1024 * 1024;
+
+/** Temp files still on disk, removed by `removeTempFilesSync` when the process is interrupted. */
+const liveTempFiles = new Set<string>();
+
+export function removeTempFilesSync(unlinkSync: (path: string) => void): void {
+  for (const path of liveTempFiles) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
+  liveTempFiles.clear();
+}
+
+async function isSpecialFile(path: string): Promise<boolean> {
+  try {
+    const info = await stat(path);
+    return !info.isFile() && !info.isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Runs one operation on the destination, naming it in any error. */
+async function onDestination<T>(path: string, action: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw ioError(error, action, path);
+  }
+}
+
+/**
+ * Writes every chunk in order at the current end of `file`; returns bytes written. Errors of
+ * the destination name `path`; errors of the chunks' source pass through unchanged.
+ */
+export async function writeAll(file: FileHandle, chunks: AsyncIterable<Uint8Array>, path: string, pool?: BufferPool): Promise<number> {
+  let total = 0;
+  let batch: Uint8Array[] = [];
+  let batchSize = 0;
+  const flush = async () => {
+    if (batchSize === 0) return;
+    const { bytesWritten } = await onDestination(path, 'write', () => file.writev(batch));
+    if (bytesWritten !== batchSize) throw ioError(Object.assign(new Error('short write'), { code: 'EIO' }), 'write', path);
+    total += bytesWritten;
+    if (pool) for (const chunk of batch) pool.release(chunk);
+    batch = [];
+    batchSize = 0;
+  };
+  for await (const chunk of chunks) {
+    batch.push(chunk);
+    batchSize += chunk.length;
+    if (batchSize >= WRITE_BATCH) await flush();
+  }
+  await flush();
+  return total;
+}
+
+/** Streams `chunks` into `path` atomically; resolves with the number of bytes written. */
+export async function writeFileAtomically(path: string, chunks: AsyncIterable<Uint8Array>, options: FileSinkOptions = {}): Promise<number> {
+  if (await isSpecialFile(path)) {
+    const file = await onDestination(path, 'open', () => open(path, 'w'));
+    try {
+      return await writeAll(file, chunks, path, options.pool);
+    } finally {
+      await file.close().catch(() => {});
+    }
+  }
+
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
+  let file: FileHandle | undefined = await onDestination(path, 'create a file beside', () => open(temp, 'wx', 0o644));
+  liveTempFiles.add(temp);
+  try {
+    const written = await writeAll(file, chunks, path, options.pool);
+    const opened = file;
+    if (options.sync ?? false) await onDestination(path, 'sync', () => opened.datasync());
+    await onDestination(path, 'close', () => opened.close());
+    file = undefined;
+    await onDestination(path, 'rename into', () => rename(temp, path));
+    liveTempFiles.delete(temp);
+    return written;
+  } catch (error) {
+    await file?.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    liveTempFiles.delete(temp);
+    throw error;
+  }
+}

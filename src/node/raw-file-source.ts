@@ -1,0 +1,121 @@
+/**
+ * A raw image in a regular file, read in two passes so the qcow2 writer needs no spool:
+ * the first pass finds the allocated clusters (skipping holes, scanning the rest for zeros),
+ * the second reads just those clusters. Memory is a few read buffers plus the allocation map.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { AllocationMap } from '../format/allocation-map.js';
+import { SECTOR_SIZE } from '../format/constants.js';
+import { l2Entries } from '../format/geometry.js';
+import { roundUp } from '../format/uint64.js';
+import { dataRuns, tooLongError, validateVirtualSize } from '../stages/chunker.js';
+import type { ClusterRecord } from '../stages/clusters.js';
+import type { BufferPool } from './buffer-pool.js';
+import { dataExtents } from './data-extents.js';
+import { ioError } from './io-error.js';
+import { orderedReads } from './ordered-reads.js';
+
+export interface RawFileOptions {
+  clusterSize: number;
+  /** As in ChunkerOptions: a multiple of 512 no smaller than the file. Default: file length rounded up to 512. */
+  virtualSize?: number;
+  /** Bytes per read; rounded up to whole clusters. Default 4 MiB. */
+  readSize?: number;
+  /** Recycles pass-two buffers released by the sink (see BufferPool); its bufferSize must equal readSize. */
+  pool?: BufferPool;
+}
+
+export const DEFAULT_READ_SIZE = 4 * 1024 * 1024;
+/** Reads in flight at once; page-cache reads scale to about this many. */
+const READ_DEPTH = 3;
+
+/** Reads up to `length` bytes at `position` into `buffer`; returns how many were read (fewer only at end of file). */
+async function readAt(file: FileHandle, buffer: Uint8Array, length: number, position: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** Byte ranges [start, end) of whole clusters covering the file's data extents, without overlaps, in reads of at most `readSize`. */
+async function* clusterReads(fd: number, size: number, clusterSize: number, readSize: number): AsyncGenerator<[number, number]> {
+  let scannedTo = 0;
+  for await (const [start, end] of dataExtents(fd, size)) {
+    let from = Math.max(Math.floor(start / clusterSize) * clusterSize, scannedTo);
+    const to = roundUp(end, clusterSize);
+    for (; from < to; from += readSize) yield [from, Math.min(from + readSize, to)];
+    scannedTo = Math.max(scannedTo, to);
+  }
+}
+
+/** Pass one: the allocation map of the file's non-zero clusters. */
+async function scanAllocation(file: FileHandle, size: number, clusterSize: number, readSize: number): Promise<AllocationMap> {
+  const map = new AllocationMap(l2Entries(clusterSize));
+  const buffers = Array.from({ length: READ_DEPTH }, () => Buffer.allocUnsafe(readSize));
+  const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to], slot) => {
+    const buffer = buffers[slot]!;
+    const got = await readAt(file, buffer, Math.min(to, size) - from, from);
+    buffer.fill(0, got, to - from);
+    return { from, bytes: buffer.subarray(0, to - from) };
+  });
+  for await (const { from, bytes } of reads) {
+    for (const run of dataRuns(bytes, from / clusterSize, clusterSize)) map.addData(run.index, run.bytes.length / clusterSize);
+  }
+  return map;
+}
+
+/**
+ * Pass two: the allocated clusters' bytes. They travel downstream by reference, so each read
+ * gets its own buffer: a fresh one, or one from `pool` that the pipeline's sink released.
+ */
+function readAllocated(file: FileHandle, size: number, map: AllocationMap, clusterSize: number, readSize: number, pool: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
+  function* ranges(): Generator<[number, number]> {
+    for (const run of map.runs()) {
+      const end = (run.start + run.count) * clusterSize;
+      for (let from = run.start * clusterSize; from < end; from += readSize) yield [from, Math.min(from + readSize, end)];
+    }
+  }
+  return orderedReads(ranges(), READ_DEPTH, async ([from, to]) => {
+    const buffer = pool ? pool.take(to - from) : Buffer.allocUnsafe(to - from);
+    const want = Math.max(0, Math.min(to, size) - from);
+    const got = await readAt(file, buffer, want, from);
+    if (got < want) throw new InputError('the source file shrank while it was being converted');
+    buffer.fill(0, got);
+    return { kind: 'data' as const, index: from / clusterSize, bytes: buffer };
+  });
+}
+
+/** The cluster stream of a raw file, with the allocation map in its begin record. */
+export async function* readRawFile(path: string, options: RawFileOptions): AsyncGenerator<ClusterRecord> {
+  const { clusterSize } = options;
+  validateVirtualSize(options.virtualSize);
+  const readSize = roundUp(options.readSize ?? DEFAULT_READ_SIZE, clusterSize);
+  let file: FileHandle;
+  try {
+    file = await open(path, 'r');
+  } catch (error) {
+    throw ioError(error, 'open', path);
+  }
+  try {
+    const before = await file.stat({ bigint: true });
+    const size = Number(before.size);
+    if (options.virtualSize !== undefined && size > options.virtualSize) throw tooLongError(options.virtualSize);
+    const virtualSize = options.virtualSize ?? roundUp(size, SECTOR_SIZE);
+    const allocation = await scanAllocation(file, size, clusterSize, readSize);
+    yield { kind: 'begin', clusterSize, virtualSize, allocation };
+    yield* readAllocated(file, size, allocation, clusterSize, readSize, options.pool?.bufferSize === readSize ? options.pool : undefined);
+    const after = await file.stat({ bigint: true });
+    if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
+      throw new InputError(`'${path}' changed while it was being converted`);
+    }
+    yield { kind: 'end', virtualSize };
+  } catch (error) {
+    throw ioError(error, 'read', path);
+  } finally {
+    await file.close();
+  }
+}

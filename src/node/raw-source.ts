@@ -1,0 +1,56 @@
+/**
+ * Raw input as a cluster stream, whatever it is: a regular file is read in two passes (no
+ * spool needed downstream); a pipe, device, socket or any async iterable of bytes goes
+ * through the chunker in one pass.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { chunkRaw } from '../stages/chunker.js';
+import type { ClusterRecord } from '../stages/clusters.js';
+import type { BufferPool } from './buffer-pool.js';
+import { ioError } from './io-error.js';
+import { readRawFile } from './raw-file-source.js';
+
+export interface RawSourceOptions {
+  clusterSize: number;
+  virtualSize?: number;
+  /** For a regular file: read it twice (default) rather than once through the chunker. */
+  twoPass?: boolean;
+  /** For a regular file read twice: recycle read buffers the sink releases. */
+  pool?: BufferPool;
+}
+
+const STREAM_READ_SIZE = 1024 * 1024;
+
+/** The chunks of a Node readable, with its errors named after `label`. */
+export async function* readableChunks(stream: Readable, label: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of stream) yield chunk as Uint8Array;
+  } catch (error) {
+    throw ioError(error, 'read', label);
+  } finally {
+    stream.destroy();
+  }
+}
+
+async function isRegularFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch (error) {
+    throw ioError(error, 'open', path);
+  }
+}
+
+export async function* rawClusters(source: string | AsyncIterable<Uint8Array>, options: RawSourceOptions): AsyncGenerator<ClusterRecord> {
+  const chunker = chunkRaw(options);
+  if (typeof source !== 'string') {
+    yield* chunker(source);
+    return;
+  }
+  if ((options.twoPass ?? true) && (await isRegularFile(source))) {
+    yield* readRawFile(source, options);
+    return;
+  }
+  yield* chunker(readableChunks(createReadStream(source, { highWaterMark: STREAM_READ_SIZE }), source));
+}

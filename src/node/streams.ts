@@ -1,0 +1,31 @@
+/**
+ * Node stream faces (streamx Duplex) of the stages, for `.pipe()` and `stream.pipeline`.
+ * Each is the same implementation as the async-iterable stage it wraps.
+ */
+import type { Duplex } from 'streamx';
+import { chunkRaw, type ChunkerOptions } from '../stages/chunker.js';
+import type { ClusterRecord } from '../stages/clusters.js';
+import { writeQcow2, type Qcow2WriterOptions } from '../stages/qcow2-writer.js';
+import { rawToQcow2, type RawToQcow2Options } from './raw-to-qcow2.js';
+import { stageToDuplex } from './stage-stream.js';
+
+/** Raw bytes in, cluster records (objects) out. */
+export function createChunkerStream(options: ChunkerOptions): Duplex {
+  return stageToDuplex(chunkRaw(options));
+}
+
+/** Cluster records in, qcow2 bytes out; emits 'plan' (a Qcow2Layout, `totalLength` the exact size) before the first byte. */
+export function createQcow2WriterStream(options: Qcow2WriterOptions = {}): Duplex {
+  const stream: Duplex = stageToDuplex<ClusterRecord, Uint8Array>((source) =>
+    writeQcow2({ ...options, onPlan: (layout) => (options.onPlan?.(layout), stream.emit('plan', layout)) })(source),
+  );
+  return stream;
+}
+
+/** Raw bytes in, qcow2 bytes out, in one pass through a temp-file spool; emits 'plan' like the writer. */
+export function createRawToQcow2Stream(options: RawToQcow2Options = {}): Duplex {
+  const stream: Duplex = stageToDuplex<Uint8Array, Uint8Array>((source) =>
+    rawToQcow2(source, { ...options, onPlan: (layout) => (options.onPlan?.(layout), stream.emit('plan', layout)) }),
+  );
+  return stream;
+}
