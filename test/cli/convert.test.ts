@@ -1,0 +1,161 @@
+/** The convert command as a user runs it: pipes, files, and every kind of bad input. */
+import test from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { CONVERT_HELP, CONVERT_OPTIONS } from '../../src/cli/convert-command.js';
+import { CLI, isOneLineError, runCli } from '../helpers/cli.js';
+import { join, randomBytes, withTempDir } from '../helpers/files.js';
+import { makeExt4 } from '../helpers/inputs.js';
+import { qemuCheck, qemuCompare, qemuTest } from '../helpers/qemu.js';
+
+const run = promisify(execFile);
+
+qemuTest('a pipe in and a pipe out give the same bytes as file to file', async (t) => {
+  await withTempDir(async (dir) => {
+    const raw = await makeExt4(dir);
+    const fromFile = join(dir, 'file.qcow2');
+    const fromPipe = join(dir, 'pipe.qcow2');
+    const file = await runCli(['convert', '-O', 'qcow2', raw, fromFile]);
+    t.is(file.code, 0, file.stderr);
+    const pipe = await runCli([], { shell: `cat '${raw}' | $QCOW2_STREAM convert -O qcow2 --spool-memory 1M --tmpdir '${dir}' - - | cat > '${fromPipe}'` });
+    t.is(pipe.code, 0, pipe.stderr);
+    t.true((await readFile(fromFile)).equals(await readFile(fromPipe)));
+    const check = await qemuCheck(fromFile);
+    t.is(check.code, 0, check.raw);
+    t.true((await qemuCompare(raw, fromFile)).identical);
+    t.deepEqual((await readdir(dir)).sort(), ['ext4.raw', 'file.qcow2', 'pipe.qcow2', 'tree']);
+  });
+});
+
+qemuTest('-o options reach the image: compat, cluster_size, refcount_bits', async (t) => {
+  await withTempDir(async (dir) => {
+    const raw = join(dir, 'in.raw');
+    await writeFile(raw, randomBytes(300_000, 5));
+    const out = join(dir, 'out.qcow2');
+    const result = await runCli(['convert', '-f', 'raw', '-O', 'qcow2', '-o', 'compat=0.10,cluster_size=4k', '-o', 'refcount_bits=16', '--size', '1M', raw, out]);
+    t.is(result.code, 0, result.stderr);
+    const { stdout } = await run('qemu-img', ['info', '--output=json', out]);
+    const info = JSON.parse(stdout) as { 'virtual-size': number; 'cluster-size': number; 'format-specific': { data: { compat: string } } };
+    t.is(info['virtual-size'], 1 << 20);
+    t.is(info['cluster-size'], 4096);
+    t.is(info['format-specific'].data.compat, '0.10');
+  });
+});
+
+/** Runs a failing conversion and checks: exit status, one-line message matching `pattern`, nothing left behind. */
+async function expectFailure(t: import('ava').ExecutionContext, dir: string, args: string[], code: number, pattern: RegExp, options: { asUser?: number } = {}) {
+  const before = (await readdir(dir)).sort();
+  const result = await runCli(args, { cwd: dir, ...options });
+  t.is(result.code, code, `exit status for ${args.join(' ')}: ${result.stderr}`);
+  t.true(isOneLineError(result.stderr), `not one line: ${JSON.stringify(result.stderr)}`);
+  t.regex(result.stderr, pattern);
+  t.deepEqual((await readdir(dir)).sort(), before, 'the failed run left files behind');
+}
+
+test('bad input: each gives one line, a non-zero exit and no output file', async (t) => {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'in.raw'), randomBytes(1 << 20, 9));
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', 'missing.raw', 'out.qcow2'], 1, /cannot open 'missing.raw': no such file or directory/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '--size', '512', 'in.raw', 'out.qcow2'], 1, /longer than the stated size of 512 bytes/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '--size', '1000', 'in.raw', 'out.qcow2'], 2, /size.*not a multiple of 512/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '-o', 'cluster_size=1000', 'in.raw', 'out.qcow2'], 2, /cluster_size/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '-o', 'cluster_size=4M', 'in.raw', 'out.qcow2'], 2, /cluster_size/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '-o', 'refcount_bits=3', 'in.raw', 'out.qcow2'], 2, /refcount_bits/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '-o', 'compat=0.10,refcount_bits=64', 'in.raw', 'out.qcow2'], 2, /refcount_bits/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '-o', 'compat=0.9', 'in.raw', 'out.qcow2'], 2, /compat/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '-o', 'colour=blue', 'in.raw', 'out.qcow2'], 2, /colour.*unknown option/);
+    await expectFailure(t, dir, ['convert', '-O', 'vmdk', 'in.raw', 'out.qcow2'], 2, /-O/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', 'in.raw'], 2, /needs SRC and DST/);
+    await expectFailure(t, dir, ['convert', '--frobnicate', '-O', 'qcow2', 'in.raw', 'out.qcow2'], 2, /frobnicate/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', '.', 'out.qcow2'], 1, /'\.'/);
+    await expectFailure(t, dir, ['convert', '-O', 'qcow2', 'in.raw', 'no/such/dir/out.qcow2'], 1, /no such file or directory/);
+  });
+});
+
+test('an unreadable source fails with permission denied', async (t) => {
+  await withTempDir(async (dir) => {
+    const shared = join(dir, 'shared');
+    await mkdir(shared, { mode: 0o777 });
+    await chmod(shared, 0o777);
+    await chmod(dir, 0o755);
+    await writeFile(join(shared, 'secret.raw'), randomBytes(4096, 1), { mode: 0o000 });
+    await chmod(join(shared, 'secret.raw'), 0o000);
+    // Root reads anything: run as nobody then.
+    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
+    await expectFailure(t, shared, ['convert', '-O', 'qcow2', 'secret.raw', 'out.qcow2'], 1, /permission denied/, asUser === undefined ? {} : { asUser });
+  });
+});
+
+test('a full disk fails with no space left and leaves nothing behind', async (t) => {
+  await withTempDir(async (dir) => {
+    const raw = join(dir, 'in.raw');
+    await writeFile(raw, randomBytes(4 << 20, 2));
+    const full = await runCli(['convert', '-O', 'qcow2', raw, '/dev/full']);
+    t.is(full.code, 1);
+    t.true(isOneLineError(full.stderr), full.stderr);
+    t.regex(full.stderr, /no space left on device/);
+
+    // A real 1 MiB filesystem where we may mount one (root, outside a locked-down container).
+    const small = join(dir, 'small');
+    await mkdir(small);
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=1M', 'tmpfs', small]);
+    } catch {
+      t.log('tmpfs mount not permitted here: only /dev/full was tried');
+      return;
+    }
+    try {
+      await expectFailure(t, small, ['convert', '-O', 'qcow2', raw, 'out.qcow2'], 1, /no space left on device/);
+    } finally {
+      await run('umount', [small]);
+    }
+  });
+});
+
+test('a reader that closes stdout early ends the run with a one-line error', async (t) => {
+  await withTempDir(async (dir) => {
+    const raw = join(dir, 'in.raw');
+    await writeFile(raw, randomBytes(8 << 20, 4));
+    const result = await runCli([], { shell: `$QCOW2_STREAM convert -O qcow2 '${raw}' - | head -c 100 > /dev/null; echo "status \${PIPESTATUS:-}" >&2` });
+    // sh has no PIPESTATUS: the CLI's own message is what we check.
+    t.regex(result.stderr, /qcow2-stream: cannot write to 'stdout': the reader closed the pipe \(EPIPE\)/);
+    t.notRegex(result.stderr, /\n\s+at /);
+  });
+});
+
+test('SIGTERM mid-conversion exits 143 and leaves no temp file', async (t) => {
+  await withTempDir(async (dir) => {
+    const child = spawn(process.execPath, [CLI, 'convert', '-O', 'qcow2', '-', 'out.qcow2'], { cwd: dir });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.on('error', () => {});
+    child.stdin.write(randomBytes(3_000_000, 8));
+    // Mid-conversion: the input is open, the output's temp file exists.
+    for (let i = 0; i < 100 && (await readdir(dir)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    t.is((await readdir(dir)).length, 1, 'the temp output should exist while converting');
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    t.is(await exited, 143);
+    t.regex(stderr, /interrupted by SIGTERM/);
+    t.deepEqual(await readdir(dir), []);
+  });
+});
+
+test('--help documents every option convert accepts', async (t) => {
+  const result = await runCli(['convert', '--help']);
+  t.is(result.code, 0);
+  t.is(result.stdout.toString().trim(), CONVERT_HELP);
+  for (const [name, spec] of Object.entries(CONVERT_OPTIONS)) {
+    const flag = name.length === 1 ? `-${name}` : `--${name}`;
+    t.true(CONVERT_HELP.includes(flag), `${flag} is not in --help`);
+    if ('short' in spec && spec.short) t.true(CONVERT_HELP.includes(`-${spec.short}`));
+  }
+  for (const key of ['compat', 'cluster_size', 'refcount_bits', 'size']) t.true(CONVERT_HELP.includes(`${key}=`), `-o ${key} is not in --help`);
+});
+
+test('--version prints the package version', async (t) => {
+  const result = await runCli(['--version']);
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  t.is(result.stdout.toString().trim(), `qcow2-stream ${pkg.version}`);
+});

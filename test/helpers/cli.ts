@@ -1,0 +1,39 @@
+/** Runs the built CLI as a user would. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export function runCli(args: string[], options: { input?: Uint8Array; cwd?: string; asUser?: number; shell?: string } = {}): Promise<CliResult> {
+  const command = options.shell ? 'sh' : options.asUser !== undefined ? 'setpriv' : process.execPath;
+  const argv = options.shell
+    ? ['-c', options.shell]
+    : options.asUser !== undefined
+      ? [`--reuid=${options.asUser}`, `--regid=${options.asUser}`, '--clear-groups', process.execPath, CLI, ...args]
+      : [CLI, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { cwd: options.cwd, env: { ...process.env, QCOW2_STREAM: `${process.execPath} ${CLI}` } });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: err }));
+    child.stdin.on('error', () => {});
+    if (options.input) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+/** One line, no stack frame: what a user sees on error. */
+export function isOneLineError(stderr: string): boolean {
+  const lines = stderr.trimEnd().split('\n');
+  return lines.length === 1 && lines[0]!.startsWith('qcow2-stream: ') && !/\n\s+at /.test(stderr);
+}

@@ -1,0 +1,57 @@
+/** Temp directories and deterministic inputs for tests. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'qcow2-stream-test-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A deterministic pseudo-random generator (xorshift32), so failures reproduce. */
+export function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+export function randomBytes(length: number, seed: number): Uint8Array {
+  const next = prng(seed);
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i += 4) {
+    const v = next();
+    bytes[i] = v & 0xff;
+    if (i + 1 < length) bytes[i + 1] = (v >>> 8) & 0xff;
+    if (i + 2 < length) bytes[i + 2] = (v >>> 16) & 0xff;
+    if (i + 3 < length) bytes[i + 3] = v >>> 24;
+  }
+  return bytes;
+}
+
+export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+/** Splits bytes into chunks of pseudo-random sizes (1 byte up to `max`). */
+export async function* randomChunks(bytes: Uint8Array, seed: number, max = 200_000): AsyncGenerator<Uint8Array> {
+  const next = prng(seed);
+  for (let at = 0; at < bytes.length; ) {
+    const n = 1 + (next() % max);
+    yield bytes.slice(at, at + n);
+    at += n;
+  }
+}
+
+export { join };

@@ -1,0 +1,45 @@
+import test from 'ava';
+import { readdir } from 'node:fs/promises';
+import { LimitError } from '../../src/errors.js';
+import { MemorySpool } from '../../src/stages/spool.js';
+import { TempFileSpool } from '../../src/node/temp-file-spool.js';
+import { collect, randomBytes, withTempDir } from '../helpers/files.js';
+
+test('the temp-file spool gives back every byte in order across memory and disk, and leaves no file', async (t) => {
+  await withTempDir(async (dir) => {
+    const spool = new TempFileSpool({ memoryLimit: 100_000, tempDir: dir });
+    const chunks = Array.from({ length: 40 }, (_, i) => randomBytes(1 + ((i * 7919) % 30_000), i + 1));
+    for (const chunk of chunks) await spool.write(chunk);
+    t.true(spool.spilled);
+    // The file is unlinked as soon as it exists: nothing to see in the directory, even now.
+    t.deepEqual(await readdir(dir), []);
+    const back = await collect(spool.read());
+    t.true(back.equals(Buffer.concat(chunks)));
+    await spool.close();
+    await spool.close();
+    t.deepEqual(await readdir(dir), []);
+  });
+});
+
+test('a spool keeps what it was given even if the caller reuses its buffer', async (t) => {
+  const spool = new TempFileSpool({ memoryLimit: 1 << 20 });
+  const buffer = new Uint8Array(1000).fill(1);
+  await spool.write(buffer.subarray(0, 500));
+  buffer.fill(2);
+  const back = await collect(spool.read());
+  t.true(back.every((b) => b === 1));
+  await spool.close();
+});
+
+test('spool limits: memory for the memory spool, disk for the temp-file spool', async (t) => {
+  const memory = new MemorySpool(1000);
+  await memory.write(new Uint8Array(1000));
+  await t.throwsAsync(memory.write(new Uint8Array(1)), { instanceOf: LimitError });
+  await withTempDir(async (dir) => {
+    const disk = new TempFileSpool({ memoryLimit: 10, diskLimit: 100, tempDir: dir });
+    await disk.write(new Uint8Array(10));
+    await disk.write(new Uint8Array(100));
+    await t.throwsAsync(disk.write(new Uint8Array(1)), { instanceOf: LimitError });
+    await disk.close();
+  });
+});
