@@ -9,6 +9,7 @@ import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BufferPool } from './buffer-pool.js';
 import { ioError } from './io-error.js';
+import { writeChunks } from './positional-io.js';
 
 export interface FileSinkOptions {
   /** Gives each chunk back to this pool once written (see BufferPool: the sink must be its last holder). */
@@ -55,6 +56,16 @@ async function onDestination<T>(path: string, action: string, operation: () => P
   }
 }
 
+/** What is left of `chunks` after the first `written` bytes. */
+function remainderAfter(chunks: Uint8Array[], written: number): Uint8Array[] {
+  let skip = written;
+  let i = 0;
+  while (i < chunks.length && skip >= chunks[i]!.length) skip -= chunks[i++]!.length;
+  const rest = chunks.slice(i);
+  if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+  return rest;
+}
+
 /**
  * Writes every chunk in order at the current end of `file`; returns bytes written. Errors of
  * the destination name `path`; errors of the chunks' source pass through unchanged.
@@ -65,9 +76,14 @@ export async function writeAll(file: FileHandle, chunks: AsyncIterable<Uint8Arra
   let batchSize = 0;
   const flush = async () => {
     if (batchSize === 0) return;
-    const { bytesWritten } = await onDestination(path, 'write', () => file.writev(batch));
-    if (bytesWritten !== batchSize) throw ioError(Object.assign(new Error('short write'), { code: 'EIO' }), 'write', path);
-    total += bytesWritten;
+    // A short write (the disk filling up) is followed by another, which reports the error.
+    let pending = batch;
+    while (pending.length > 0) {
+      const bytesWritten = await onDestination(path, 'write', () => writeChunks(file.fd, pending));
+      if (bytesWritten === 0) throw ioError(Object.assign(new Error('write returned 0'), { code: 'EIO' }), 'write', path);
+      total += bytesWritten;
+      pending = remainderAfter(pending, bytesWritten);
+    }
     if (pool) for (const chunk of batch) pool.release(chunk);
     batch = [];
     batchSize = 0;

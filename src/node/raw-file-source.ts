@@ -15,6 +15,7 @@ import type { BufferPool } from './buffer-pool.js';
 import { dataExtents } from './data-extents.js';
 import { ioError } from './io-error.js';
 import { orderedReads } from './ordered-reads.js';
+import { readFully } from './positional-io.js';
 
 export interface RawFileOptions {
   clusterSize: number;
@@ -29,17 +30,6 @@ export interface RawFileOptions {
 export const DEFAULT_READ_SIZE = 4 * 1024 * 1024;
 /** Reads in flight at once; page-cache reads scale to about this many. */
 const READ_DEPTH = 3;
-
-/** Reads up to `length` bytes at `position` into `buffer`; returns how many were read (fewer only at end of file). */
-async function readAt(file: FileHandle, buffer: Uint8Array, length: number, position: number): Promise<number> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await file.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
-}
 
 /** Byte ranges [start, end) of whole clusters covering the file's data extents, without overlaps, in reads of at most `readSize`. */
 async function* clusterReads(fd: number, size: number, clusterSize: number, readSize: number): AsyncGenerator<[number, number]> {
@@ -58,7 +48,7 @@ async function scanAllocation(file: FileHandle, size: number, clusterSize: numbe
   const buffers = Array.from({ length: READ_DEPTH }, () => Buffer.allocUnsafe(readSize));
   const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to], slot) => {
     const buffer = buffers[slot]!;
-    const got = await readAt(file, buffer, Math.min(to, size) - from, from);
+    const got = await readFully(file.fd, buffer, Math.min(to, size) - from, from);
     buffer.fill(0, got, to - from);
     return { from, bytes: buffer.subarray(0, to - from) };
   });
@@ -82,7 +72,7 @@ function readAllocated(file: FileHandle, size: number, map: AllocationMap, clust
   return orderedReads(ranges(), READ_DEPTH, async ([from, to]) => {
     const buffer = pool ? pool.take(to - from) : Buffer.allocUnsafe(to - from);
     const want = Math.max(0, Math.min(to, size) - from);
-    const got = await readAt(file, buffer, want, from);
+    const got = await readFully(file.fd, buffer, want, from);
     if (got < want) throw new InputError('the source file shrank while it was being converted');
     buffer.fill(0, got);
     return { kind: 'data' as const, index: from / clusterSize, bytes: buffer };
