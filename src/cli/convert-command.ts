@@ -37,22 +37,20 @@ nothing is left behind.
 
 Sizes take a k, M, G, T suffix (powers of 1024).`;
 
+export const CONVERT_OPTIONS = {
+  f: { type: 'string' },
+  O: { type: 'string' },
+  o: { type: 'string', multiple: true },
+  size: { type: 'string' },
+  'spool-memory': { type: 'string' },
+  tmpdir: { type: 'string' },
+  sync: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function convertCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      f: { type: 'string' },
-      O: { type: 'string' },
-      o: { type: 'string', multiple: true },
-      size: { type: 'string' },
-      'spool-memory': { type: 'string' },
-      tmpdir: { type: 'string' },
-      sync: { type: 'boolean' },
-      debug: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: CONVERT_OPTIONS });
   if (values.help) {
     process.stdout.write(`${CONVERT_HELP}\n`);
     return;
