@@ -1,0 +1,107 @@
+/**
+ * npm run bench: qcow2-stream and qemu-img on the same inputs, interleaved in one run, with
+ * medians, time ratios, peak RSS and output sizes. Before every timed run the outputs are
+ * removed and `sync` flushes pending writeback, so neither tool pays for the other's writes.
+ *
+ * Options: --runs N (default 5), --only SUBSTRING (contests whose name contains it).
+ * Inputs are cached in .bench/ (or $QCOW2_STREAM_BENCH_DIR).
+ */
+import { execFileSync } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchDir, ext4Image, mixedImage, removeOutputs } from './inputs.js';
+import { measure, median, type RunResult } from './measure.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+interface Contestant {
+  label: string;
+  command: string;
+  args: string[];
+  output: string;
+  stdinFrom?: string;
+  stdoutTo?: string;
+}
+
+interface Contest {
+  name: string;
+  ours: Contestant;
+  qemu: Contestant;
+}
+
+function rawToQcow2Contests(dir: string, inputs: Array<[string, string]>): Contest[] {
+  const contests: Contest[] = [];
+  for (const [name, input] of inputs) {
+    const ours = join(dir, `${name}.ours.qcow2`);
+    const qemu = join(dir, `${name}.qemu.qcow2`);
+    contests.push({
+      name: `raw→qcow2 ${name}, file to file`,
+      ours: { label: 'qcow2-stream convert -O qcow2 IN OUT', command: process.execPath, args: [CLI, 'convert', '-O', 'qcow2', input, ours], output: ours },
+      qemu: { label: 'qemu-img convert -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-O', 'qcow2', input, qemu], output: qemu },
+    });
+    const piped = join(dir, `${name}.ours-pipe.qcow2`);
+    contests.push({
+      name: `raw→qcow2 ${name}, ours from stdin to stdout (spooled) vs qemu-img file to file`,
+      ours: { label: 'qcow2-stream convert -O qcow2 - - <IN >OUT', command: process.execPath, args: [CLI, 'convert', '-O', 'qcow2', '--tmpdir', dir, '-', '-'], output: piped, stdinFrom: input, stdoutTo: piped },
+      qemu: { label: 'qemu-img convert -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-O', 'qcow2', input, qemu], output: qemu },
+    });
+  }
+  return contests;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+async function runContest(contest: Contest, runs: number): Promise<void> {
+  const results: Record<'ours' | 'qemu', RunResult[]> = { ours: [], qemu: [] };
+  for (let i = 0; i < runs; i++) {
+    // Alternate who goes first, so neither always runs on a warmer cache.
+    const order: Array<'ours' | 'qemu'> = i % 2 === 0 ? ['ours', 'qemu'] : ['qemu', 'ours'];
+    for (const who of order) {
+      const c = contest[who];
+      await removeOutputs([contest.ours.output, contest.qemu.output]);
+      execFileSync('sync');
+      results[who].push(await measure(c.command, c.args, { ...(c.stdinFrom && { stdinFrom: c.stdinFrom }), ...(c.stdoutTo && { stdoutTo: c.stdoutTo }) }));
+      if (i === runs - 1 && who === order[1]) {
+        // keep the last outputs for the size report
+      }
+    }
+  }
+  // One more untimed pair for the output sizes.
+  for (const who of ['ours', 'qemu'] as const) {
+    const c = contest[who];
+    await measure(c.command, c.args, { ...(c.stdinFrom && { stdinFrom: c.stdinFrom }), ...(c.stdoutTo && { stdoutTo: c.stdoutTo }) });
+  }
+  const ours = median(results.ours.map((r) => r.seconds));
+  const qemu = median(results.qemu.map((r) => r.seconds));
+  const oursRss = Math.max(...results.ours.map((r) => r.peakRssKiB));
+  const qemuRss = Math.max(...results.qemu.map((r) => r.peakRssKiB));
+  const oursSize = (await stat(contest.ours.output)).size;
+  const qemuSize = (await stat(contest.qemu.output)).size;
+  console.log(`\n## ${contest.name}`);
+  console.log(`  ours: ${contest.ours.label}`);
+  console.log(`  qemu: ${contest.qemu.label}`);
+  console.log(`  median seconds  ours ${ours.toFixed(3)}  qemu ${qemu.toFixed(3)}  ratio ours/qemu ${(ours / qemu).toFixed(2)}`);
+  console.log(`  all runs        ours ${results.ours.map((r) => r.seconds.toFixed(3)).join(' ')}  qemu ${results.qemu.map((r) => r.seconds.toFixed(3)).join(' ')}`);
+  console.log(`  peak RSS        ours ${(oursRss / 1024).toFixed(1)} MiB  qemu ${(qemuRss / 1024).toFixed(1)} MiB`);
+  console.log(`  output size     ours ${mib(oursSize)}  qemu ${mib(qemuSize)}  ratio ${(oursSize / qemuSize).toFixed(4)}`);
+  await removeOutputs([contest.ours.output, contest.qemu.output]);
+}
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, only: { type: 'string' } } });
+const runs = Number(values.runs ?? 5);
+const dir = await benchDir();
+const inputs: Array<[string, string]> = [
+  ['ext4', await ext4Image(dir)],
+  ['mixed', await mixedImage(dir)],
+];
+const qemuVersion = execFileSync('qemu-img', ['--version']).toString().split('\n')[0];
+console.log(`# qcow2-stream bench: ${runs} interleaved runs each, medians; ${qemuVersion}; node ${process.version}`);
+for (const [name, path] of inputs) console.log(`  input ${name}: ${path} (${mib((await stat(path)).size)})`);
+for (const contest of rawToQcow2Contests(dir, inputs)) {
+  if (values.only && !contest.name.includes(values.only)) continue;
+  await runContest(contest, runs);
+}
