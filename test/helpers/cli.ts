@@ -11,12 +11,16 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { input?: Uint8Array; cwd?: string; asUser?: number; shell?: string } = {}): Promise<CliResult> {
-  const command = options.shell ? 'sh' : options.asUser !== undefined ? 'setpriv' : process.execPath;
+/**
+ * `withoutDacOverride` runs the CLI without the capabilities that let root read any file, so
+ * a mode-000 file is unreadable even when the tests run as root.
+ */
+export function runCli(args: string[], options: { input?: Uint8Array; cwd?: string; withoutDacOverride?: boolean; shell?: string } = {}): Promise<CliResult> {
+  const command = options.shell ? 'sh' : options.withoutDacOverride ? 'setpriv' : process.execPath;
   const argv = options.shell
     ? ['-c', options.shell]
-    : options.asUser !== undefined
-      ? [`--reuid=${options.asUser}`, `--regid=${options.asUser}`, '--clear-groups', process.execPath, CLI, ...args]
+    : options.withoutDacOverride
+      ? ['--bounding-set=-dac_override,-dac_read_search', process.execPath, CLI, ...args]
       : [CLI, ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, { cwd: options.cwd, env: { ...process.env, QCOW2_STREAM: `${process.execPath} ${CLI}` } });
