@@ -5,8 +5,7 @@ import { BufferPool } from '../node/buffer-pool.js';
 import { writeFileAtomically } from '../node/file-sink.js';
 import { DEFAULT_READ_SIZE } from '../node/raw-file-source.js';
 import { rawToQcow2 } from '../node/raw-to-qcow2.js';
-import { writeToStream } from '../node/stream-sink.js';
-import { readableChunks } from '../node/raw-source.js';
+import { stdinChunks, writeStdout } from '../node/stdio.js';
 import { CREATE_OPTION_HELP, parseCreateOptions } from './image-options.js';
 import { parseSize } from './sizes.js';
 
@@ -65,7 +64,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
   const create = parseCreateOptions(values.o ?? []);
   const statedSize = values.size !== undefined ? parseSize(values.size, '--size') : create.size;
   const pool = new BufferPool(DEFAULT_READ_SIZE);
-  const bytes = rawToQcow2(source === '-' ? readableChunks(process.stdin, 'stdin') : source, {
+  const bytes = rawToQcow2(source === '-' ? stdinChunks() : source, {
     compat: create.compat,
     clusterSize: create.clusterSize,
     refcountBits: create.refcountBits,
@@ -74,6 +73,6 @@ export async function convertCommand(argv: string[]): Promise<void> {
     ...(values.tmpdir !== undefined && { tempDir: values.tmpdir }),
     pool,
   });
-  if (destination === '-') await writeToStream(bytes, process.stdout, 'stdout', { end: false });
+  if (destination === '-') await writeStdout(bytes, pool);
   else await writeFileAtomically(destination, bytes, { sync: values.sync ?? false, pool });
 }

@@ -39,11 +39,12 @@ function oneLine(error: unknown): string {
   return message.split('\n')[0]!;
 }
 
-function exitOnSignal(signal: NodeJS.Signals, code: number): void {
+/** On a signal: remove partial output, say so, then die of the same signal (exit status 128+N). */
+function cleanUpOnSignal(signal: NodeJS.Signals): void {
   process.once(signal, () => {
     removeTempFilesSync(unlinkSync);
     process.stderr.write(`qcow2-stream: interrupted by ${signal}\n`);
-    process.exit(code);
+    process.kill(process.pid, signal);
   });
 }
 
@@ -63,9 +64,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`qcow2-stream: unknown command '${command}' (try --help)\n`);
     return 2;
   }
-  exitOnSignal('SIGINT', 130);
-  exitOnSignal('SIGTERM', 143);
-  exitOnSignal('SIGHUP', 129);
+  cleanUpOnSignal('SIGINT');
+  cleanUpOnSignal('SIGTERM');
+  cleanUpOnSignal('SIGHUP');
   try {
     await entry.run(rest);
     return 0;
@@ -77,8 +78,5 @@ async function main(argv: string[]): Promise<number> {
     return isUsageError(error) ? 2 : 1;
   }
 }
-
-// stdout closed by the reader: the error surfaces through the sink; keep Node from throwing here.
-process.stdout.on('error', () => {});
 
 process.exitCode = await main(process.argv.slice(2));

@@ -9,7 +9,7 @@ import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BufferPool } from './buffer-pool.js';
 import { ioError } from './io-error.js';
-import { writeChunks } from './positional-io.js';
+import { remainderAfter, writeChunks } from './positional-io.js';
 
 export interface FileSinkOptions {
   /** Gives each chunk back to this pool once written (see BufferPool: the sink must be its last holder). */
@@ -21,8 +21,8 @@ export interface FileSinkOptions {
   sync?: boolean;
 }
 
-/** Small chunks are gathered into one write of about this size; big ones go alone. */
-const WRITE_BATCH = 1024 * 1024;
+/** Chunks are gathered into one writev of about this size. */
+const WRITE_BATCH = 4 * 1024 * 1024;
 
 /** Temp files still on disk, removed by `removeTempFilesSync` when the process is interrupted. */
 const liveTempFiles = new Set<string>();
@@ -47,6 +47,18 @@ async function isSpecialFile(path: string): Promise<boolean> {
   }
 }
 
+/** A non-blocking descriptor (a pipe someone set O_NONBLOCK on) says EAGAIN when full: wait and retry. */
+async function writeWhenReady(fd: number, chunks: Uint8Array[]): Promise<number> {
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    try {
+      return await writeChunks(fd, chunks);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /** Runs one operation on the destination, naming it in any error. */
 async function onDestination<T>(path: string, action: string, operation: () => Promise<T>): Promise<T> {
   try {
@@ -56,21 +68,12 @@ async function onDestination<T>(path: string, action: string, operation: () => P
   }
 }
 
-/** What is left of `chunks` after the first `written` bytes. */
-function remainderAfter(chunks: Uint8Array[], written: number): Uint8Array[] {
-  let skip = written;
-  let i = 0;
-  while (i < chunks.length && skip >= chunks[i]!.length) skip -= chunks[i++]!.length;
-  const rest = chunks.slice(i);
-  if (skip > 0) rest[0] = rest[0]!.subarray(skip);
-  return rest;
-}
-
 /**
- * Writes every chunk in order at the current end of `file`; returns bytes written. Errors of
- * the destination name `path`; errors of the chunks' source pass through unchanged.
+ * Writes every chunk in order at the current position of `fd` (a file, or a blocking pipe
+ * such as an untouched stdout); returns bytes written. Errors of the destination name
+ * `path`; errors of the chunks' source pass through unchanged.
  */
-export async function writeAll(file: FileHandle, chunks: AsyncIterable<Uint8Array>, path: string, pool?: BufferPool): Promise<number> {
+export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array>, path: string, pool?: BufferPool): Promise<number> {
   let total = 0;
   let batch: Uint8Array[] = [];
   let batchSize = 0;
@@ -79,7 +82,7 @@ export async function writeAll(file: FileHandle, chunks: AsyncIterable<Uint8Arra
     // A short write (the disk filling up) is followed by another, which reports the error.
     let pending = batch;
     while (pending.length > 0) {
-      const bytesWritten = await onDestination(path, 'write', () => writeChunks(file.fd, pending));
+      const bytesWritten = await onDestination(path, 'write', () => writeWhenReady(fd, pending));
       if (bytesWritten === 0) throw ioError(Object.assign(new Error('write returned 0'), { code: 'EIO' }), 'write', path);
       total += bytesWritten;
       pending = remainderAfter(pending, bytesWritten);
@@ -102,7 +105,7 @@ export async function writeFileAtomically(path: string, chunks: AsyncIterable<Ui
   if (await isSpecialFile(path)) {
     const file = await onDestination(path, 'open', () => open(path, 'w'));
     try {
-      return await writeAll(file, chunks, path, options.pool);
+      return await writeAll(file.fd, chunks, path, options.pool);
     } finally {
       await file.close().catch(() => {});
     }
@@ -112,7 +115,7 @@ export async function writeFileAtomically(path: string, chunks: AsyncIterable<Ui
   let file: FileHandle | undefined = await onDestination(path, 'create a file beside', () => open(temp, 'wx', 0o644));
   liveTempFiles.add(temp);
   try {
-    const written = await writeAll(file, chunks, path, options.pool);
+    const written = await writeAll(file.fd, chunks, path, options.pool);
     const opened = file;
     if (options.sync ?? false) await onDestination(path, 'sync', () => opened.datasync());
     await onDestination(path, 'close', () => opened.close());

@@ -5,7 +5,8 @@
  */
 import { read, writev } from 'node:fs';
 
-function readOnce(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+/** One read; `position` null reads at the descriptor's position (pipes). */
+export function readOnce(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<number> {
   return new Promise((resolve, reject) => read(fd, buffer, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
 }
 
@@ -23,4 +24,14 @@ export async function readFully(fd: number, buffer: Uint8Array, length: number, 
 /** One writev at the current file position (or at `position`); resolves with the bytes written. */
 export function writeChunks(fd: number, chunks: Uint8Array[], position: number | null = null): Promise<number> {
   return new Promise((resolve, reject) => writev(fd, chunks, position, (error, bytesWritten) => (error ? reject(error) : resolve(bytesWritten))));
+}
+
+/** What is left of `chunks` after the first `written` bytes. */
+export function remainderAfter(chunks: Uint8Array[], written: number): Uint8Array[] {
+  let skip = written;
+  let i = 0;
+  while (i < chunks.length && skip >= chunks[i]!.length) skip -= chunks[i++]!.length;
+  const rest = chunks.slice(i);
+  if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+  return rest;
 }

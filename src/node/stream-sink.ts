@@ -7,7 +7,7 @@ export async function writeToStream(chunks: AsyncIterable<Uint8Array>, stream: W
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
   const onError = (error: Error) => {
-    failure = ioError(error, 'write to', label);
+    failure = ioError(error, 'write', label);
     wake?.();
   };
   const onDrain = () => wake?.();
@@ -30,7 +30,7 @@ export async function writeToStream(chunks: AsyncIterable<Uint8Array>, stream: W
       if (options.end ?? true) stream.end(() => resolve());
       else stream.write(new Uint8Array(0), () => resolve());
     }).catch((error: Error) => {
-      throw ioError(error, 'write to', label);
+      throw ioError(error, 'write', label);
     });
     return total;
   } finally {

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { LimitError } from '../errors.js';
 import { ownedCopy, type Spool } from '../stages/spool.js';
 import { ioError } from './io-error.js';
+import { orderedReads } from './ordered-reads.js';
+import { readFully, remainderAfter, writeChunks } from './positional-io.js';
 
 export interface TempFileSpoolOptions {
   /** Bytes held in memory before spilling to disk. Default 64 MiB. */
@@ -22,17 +24,23 @@ export interface TempFileSpoolOptions {
 
 export const DEFAULT_SPOOL_MEMORY = 64 * 1024 * 1024;
 const READ_BACK_CHUNK = 4 * 1024 * 1024;
+/** Reads of the spool file in flight while the previous chunk travels on. */
+const READ_BACK_DEPTH = 2;
+const EMPTY = new Uint8Array(0);
 /** Small writes are gathered up to this size before they go to the file. */
-const WRITE_BATCH = 1024 * 1024;
+const WRITE_BATCH = 4 * 1024 * 1024;
 
 export class TempFileSpool implements Spool {
   size = 0;
-  private readonly memory: Uint8Array[] = [];
+  private memory: Uint8Array[] = [];
   private memorySize = 0;
   private file: FileHandle | undefined;
+  /** Bytes handed to the file so far (written, or being written). */
   private fileSize = 0;
   private batch: Uint8Array[] = [];
   private batchSize = 0;
+  /** The batch being written while the next one fills: one in flight at most. */
+  private writing: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly memoryLimit: number;
   private readonly tempDir: string;
@@ -63,42 +71,66 @@ export class TempFileSpool implements Spool {
     if (!this.file) this.file = await this.createFile();
     this.batch.push(ownedCopy(bytes));
     this.batchSize += bytes.length;
-    if (this.batchSize >= WRITE_BATCH) await this.flush();
+    if (this.batchSize >= WRITE_BATCH) await this.startBatch();
   }
 
   async *read(): AsyncGenerator<Uint8Array> {
-    await this.flush();
-    while (this.memory.length > 0) yield this.memory.shift()!;
+    await this.startBatch();
+    await this.writing;
+    const memory = this.memory;
+    this.memory = [];
     this.memorySize = 0;
+    for (let i = 0; i < memory.length; i++) {
+      const chunk = memory[i]!;
+      memory[i] = EMPTY;
+      yield chunk;
+    }
     const file = this.file;
     if (!file) return;
-    for (let position = 0; position < this.fileSize; ) {
-      const buffer = new Uint8Array(Math.min(READ_BACK_CHUNK, this.fileSize - position));
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) throw new Error('spool file is shorter than what was written to it');
-      position += bytesRead;
-      yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
-    }
+    const ranges: Array<[number, number]> = [];
+    for (let at = 0; at < this.fileSize; at += READ_BACK_CHUNK) ranges.push([at, Math.min(at + READ_BACK_CHUNK, this.fileSize)]);
+    yield* orderedReads(ranges, READ_BACK_DEPTH, async ([from, to]) => {
+      const buffer = Buffer.allocUnsafe(to - from);
+      const bytesRead = await readFully(file.fd, buffer, buffer.length, from);
+      if (bytesRead !== buffer.length) throw new Error('spool file is shorter than what was written to it');
+      return buffer;
+    });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.memory.length = 0;
+    this.memory = [];
     this.batch = [];
+    await this.writing.catch(() => {});
     const file = this.file;
     this.file = undefined;
     await file?.close();
   }
 
-  private async flush(): Promise<void> {
+  /** Waits for the batch in flight, then starts writing the current one at the end of the file. */
+  private async startBatch(): Promise<void> {
+    await this.writing;
     if (!this.file || this.batchSize === 0) return;
+    const { fd } = this.file;
     const batch = this.batch;
+    const at = this.fileSize;
+    this.fileSize += this.batchSize;
     this.batch = [];
     this.batchSize = 0;
+    this.writing = this.writeAt(fd, batch, at);
+    this.writing.catch(() => {}); // surfaces at the next await of `writing`
+  }
+
+  private async writeAt(fd: number, batch: Uint8Array[], at: number): Promise<void> {
     try {
-      const written = await this.file.writev(batch, this.fileSize);
-      this.fileSize += written.bytesWritten;
-      if (written.bytesWritten !== batch.reduce((n, b) => n + b.length, 0)) throw Object.assign(new Error('short write'), { code: 'EIO' });
+      let pending = batch;
+      let position = at;
+      while (pending.length > 0) {
+        const written = await writeChunks(fd, pending, position);
+        if (written === 0) throw Object.assign(new Error('write returned 0'), { code: 'EIO' });
+        position += written;
+        pending = remainderAfter(pending, written);
+      }
     } catch (error) {
       throw ioError(error, 'write the spool file in', this.tempDir);
     }
