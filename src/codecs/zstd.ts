@@ -1,0 +1,78 @@
+/**
+ * zstd (compression_type 1), decode only, with fzstd: one or more frames per cluster, then
+ * possibly unrelated bytes up to the sector boundary, which are ignored once a whole cluster
+ * has come out (as qemu does).
+ */
+import { decompress } from 'fzstd';
+import type { ClusterCodec } from './codec.js';
+
+const FRAME_MAGIC = 0xfd2fb528;
+const SKIPPABLE_MASK = 0xfffffff0;
+const SKIPPABLE_MAGIC = 0x184d2a50;
+
+function u32le(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+/** Length of the frame (or skippable frame) at `at`, or -1 if the bytes there are not one. */
+export function zstdFrameLength(bytes: Uint8Array, at: number): number {
+  if (at + 4 > bytes.length) return -1;
+  const magic = u32le(bytes, at);
+  if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+    if (at + 8 > bytes.length) return -1;
+    return 8 + u32le(bytes, at + 4);
+  }
+  if (magic !== FRAME_MAGIC) return -1;
+  let p = at + 4;
+  if (p >= bytes.length) return -1;
+  const descriptor = bytes[p++]!;
+  const singleSegment = (descriptor >> 5) & 1;
+  const checksum = (descriptor >> 2) & 1;
+  const dictionaryIdBytes = [0, 1, 2, 4][descriptor & 3]!;
+  const contentSizeFlag = descriptor >> 6;
+  const contentSizeBytes = contentSizeFlag === 0 ? singleSegment : [1, 2, 4, 8][contentSizeFlag]!;
+  p += (singleSegment ? 0 : 1) + dictionaryIdBytes + contentSizeBytes;
+  for (;;) {
+    if (p + 3 > bytes.length) return -1;
+    const header = bytes[p]! | (bytes[p + 1]! << 8) | (bytes[p + 2]! << 16);
+    const last = header & 1;
+    const type = (header >> 1) & 3;
+    const size = header >>> 3;
+    p += 3 + (type === 1 ? 1 : size); // an RLE block stores one byte
+    if (type === 3) return -1;
+    if (last) break;
+  }
+  p += checksum ? 4 : 0;
+  return p > bytes.length ? -1 : p - at;
+}
+
+export function zstdCodec(): ClusterCodec {
+  return {
+    name: 'zstd (fzstd)',
+    compress() {
+      throw new Error('writing zstd-compressed clusters is not supported');
+    },
+    decompress(stream, clusterSize) {
+      const out = new Uint8Array(clusterSize);
+      let produced = 0;
+      let at = 0;
+      while (produced < clusterSize) {
+        const length = zstdFrameLength(stream, at);
+        if (length < 0) throw new Error(`zstd stream ends after ${produced} of ${clusterSize} bytes`);
+        if (u32le(stream, at) === FRAME_MAGIC) {
+          let frame: Uint8Array;
+          try {
+            frame = decompress(stream.subarray(at, at + length));
+          } catch (error) {
+            throw new Error(`zstd stream is damaged (${(error as Error).message})`);
+          }
+          if (produced + frame.length > clusterSize) throw new Error('zstd stream inflates to more than one cluster');
+          out.set(frame, produced);
+          produced += frame.length;
+        }
+        at += length;
+      }
+      return out;
+    },
+  };
+}
