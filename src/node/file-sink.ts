@@ -60,7 +60,7 @@ async function writeWhenReady(fd: number, chunks: Uint8Array[]): Promise<number>
 }
 
 /** Runs one operation on the destination, naming it in any error. */
-async function onDestination<T>(path: string, action: string, operation: () => Promise<T>): Promise<T> {
+export async function onDestination<T>(path: string, action: string, operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
@@ -100,12 +100,16 @@ export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array>, pa
   return total;
 }
 
-/** Streams `chunks` into `path` atomically; resolves with the number of bytes written. */
-export async function writeFileAtomically(path: string, chunks: AsyncIterable<Uint8Array>, options: FileSinkOptions = {}): Promise<number> {
+/**
+ * Runs `write` on a descriptor for `path`: a temporary file beside it that becomes `path` only
+ * once `write` resolves, or, for a destination that is not a regular file, `path` itself.
+ * `write` learns which (a regular file may be written with holes, positionally).
+ */
+export async function withDestination<T>(path: string, options: FileSinkOptions, write: (fd: number, regularFile: boolean) => Promise<T>): Promise<T> {
   if (await isSpecialFile(path)) {
     const file = await onDestination(path, 'open', () => open(path, 'w'));
     try {
-      return await writeAll(file.fd, chunks, path, options.pool);
+      return await write(file.fd, false);
     } finally {
       await file.close().catch(() => {});
     }
@@ -115,18 +119,23 @@ export async function writeFileAtomically(path: string, chunks: AsyncIterable<Ui
   let file: FileHandle | undefined = await onDestination(path, 'create a file beside', () => open(temp, 'wx', 0o644));
   liveTempFiles.add(temp);
   try {
-    const written = await writeAll(file.fd, chunks, path, options.pool);
+    const result = await write(file.fd, true);
     const opened = file;
     if (options.sync ?? false) await onDestination(path, 'sync', () => opened.datasync());
     await onDestination(path, 'close', () => opened.close());
     file = undefined;
     await onDestination(path, 'rename into', () => rename(temp, path));
     liveTempFiles.delete(temp);
-    return written;
+    return result;
   } catch (error) {
     await file?.close().catch(() => {});
     await unlink(temp).catch(() => {});
     liveTempFiles.delete(temp);
     throw error;
   }
+}
+
+/** Streams `chunks` into `path` atomically; resolves with the number of bytes written. */
+export async function writeFileAtomically(path: string, chunks: AsyncIterable<Uint8Array>, options: FileSinkOptions = {}): Promise<number> {
+  return withDestination(path, options, (fd) => writeAll(fd, chunks, path, options.pool));
 }

@@ -4,12 +4,12 @@
  * alive through the open descriptor), so it disappears on success, on error, on abort and
  * even if the process is killed.
  */
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { LimitError } from '../errors.js';
 import { ownedCopy, type Spool } from '../stages/spool.js';
 import { ioError } from './io-error.js';
+import { createUnlinkedTempFile } from './unlinked-temp-file.js';
 import { orderedReads } from './ordered-reads.js';
 import { readFully, remainderAfter, writeChunks } from './positional-io.js';
 
@@ -23,6 +23,15 @@ export interface TempFileSpoolOptions {
 }
 
 export const DEFAULT_SPOOL_MEMORY = 64 * 1024 * 1024;
+
+/** The options with their defaults filled in. */
+export function resolveSpoolOptions(options: TempFileSpoolOptions): Required<TempFileSpoolOptions> {
+  return {
+    memoryLimit: options.memoryLimit ?? DEFAULT_SPOOL_MEMORY,
+    tempDir: options.tempDir ?? tmpdir(),
+    diskLimit: options.diskLimit ?? Infinity,
+  };
+}
 const READ_BACK_CHUNK = 4 * 1024 * 1024;
 /** Reads of the spool file in flight while the previous chunk travels on. */
 const READ_BACK_DEPTH = 2;
@@ -47,9 +56,7 @@ export class TempFileSpool implements Spool {
   private readonly diskLimit: number;
 
   constructor(options: TempFileSpoolOptions = {}) {
-    this.memoryLimit = options.memoryLimit ?? DEFAULT_SPOOL_MEMORY;
-    this.tempDir = options.tempDir ?? tmpdir();
-    this.diskLimit = options.diskLimit ?? Infinity;
+    ({ memoryLimit: this.memoryLimit, tempDir: this.tempDir, diskLimit: this.diskLimit } = resolveSpoolOptions(options));
   }
 
   /** True once bytes have gone to disk. */
@@ -68,7 +75,7 @@ export class TempFileSpool implements Spool {
     if (this.fileSize + this.batchSize + bytes.length > this.diskLimit) {
       throw new LimitError('spool disk', `the spool needs more than ${this.diskLimit} bytes of temp file space`);
     }
-    if (!this.file) this.file = await this.createFile();
+    if (!this.file) this.file = await createUnlinkedTempFile(this.tempDir);
     this.batch.push(ownedCopy(bytes));
     this.batchSize += bytes.length;
     if (this.batchSize >= WRITE_BATCH) await this.startBatch();
@@ -136,22 +143,6 @@ export class TempFileSpool implements Spool {
     }
   }
 
-  private async createFile(): Promise<FileHandle> {
-    let dir: string;
-    try {
-      dir = await mkdtemp(join(this.tempDir, 'qcow2-stream-spool-'));
-    } catch (error) {
-      throw ioError(error, 'create a spool file in', this.tempDir);
-    }
-    try {
-      const path = join(dir, 'spool');
-      const file = await open(path, 'w+', 0o600);
-      return file;
-    } finally {
-      // Unlinked at once: the open descriptor keeps the data, nothing is left behind on any exit.
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
 }
 
 export function tempFileSpool(options: TempFileSpoolOptions = {}): () => TempFileSpool {

@@ -33,6 +33,38 @@ export class ByteCursor {
     return 0;
   }
 
+  /**
+   * The next `n` bytes (fewer only at end of input): a view of the current chunk when it holds
+   * them all, otherwise a copy joined from several chunks.
+   */
+  async read(n: number): Promise<Uint8Array> {
+    await this.atEnd(); // loads a chunk if none is current
+    if (this.current.length >= n) {
+      const piece = this.current.subarray(0, n);
+      this.current = this.current.subarray(n);
+      return piece;
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    for await (const piece of this.take(n)) {
+      out.set(piece, filled);
+      filled += piece.length;
+    }
+    return filled === n ? out : out.subarray(0, filled);
+  }
+
+  /** Reads and drops everything left; returns how many bytes that was. */
+  async skipToEnd(): Promise<number> {
+    let skipped = this.current.length;
+    this.current = new Uint8Array(0);
+    while (!this.done) {
+      const step = await this.iterator.next();
+      if (step.done) this.done = true;
+      else skipped += step.value.length;
+    }
+    return skipped;
+  }
+
   /** True when no byte is left. */
   async atEnd(): Promise<boolean> {
     while (this.current.length === 0 && !this.done) {

@@ -1,0 +1,240 @@
+/**
+ * A qcow2 image in a regular file, read with random access: the header and L1 first, then
+ * each L2 table and the clusters it maps, a few reads ahead. Gives the same cluster stream
+ * as the streaming reader (and serves as a backing image through `read`).
+ * Every offset is checked against the file's size before it is used.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { FormatError } from '../errors.js';
+import { clusterMapping, hostBytesNeeded, l2EntriesOf, type ClusterMapping } from '../format/cluster-mapping.js';
+import { L1_ENTRY_SIZE } from '../format/constants.js';
+import { guestClusters } from '../format/geometry.js';
+import { assertReadable, parseImageHead, type ImageHead } from '../format/image-head.js';
+import { readL1Entry } from '../format/l1-entry.js';
+import { viewOf } from '../format/uint64.js';
+import type { ClusterRecord } from '../stages/clusters.js';
+import { inflateRecord, type Codecs } from '../stages/decompress.js';
+import type { BackingOpener, GuestImage } from '../stages/guest-image.js';
+import { needsHostBytes, recordFor, type GuestContext } from '../stages/guest-records.js';
+import { refuseBacking } from '../stages/qcow2-reader.js';
+import { isAllZero } from '../stages/zero-detect.js';
+import { nodeCodecs } from './codecs.js';
+import { ioError } from './io-error.js';
+import { orderedReads } from './ordered-reads.js';
+import { readFully } from './positional-io.js';
+
+export interface Qcow2FileOptions {
+  openBacking?: BackingOpener;
+  onWarning?: (message: string) => void;
+  onHead?: (head: ImageHead) => void;
+  codecs?: Codecs;
+}
+
+/** Host bytes read at once for a run of data clusters. */
+const RUN_BYTES = 4 * 1024 * 1024;
+const READ_DEPTH = 3;
+const COMPRESSED_SLACK = 512;
+/** L2 tables kept for random reads (as a backing image). */
+const TABLE_CACHE = 64;
+
+type Job =
+  | { kind: 'run'; guest: number; count: number; hostOffset: number }
+  | { kind: 'one'; guest: number; mapping: ClusterMapping }
+  | { kind: 'absent'; from: number; to: number };
+
+export class Qcow2File implements GuestImage {
+  readonly virtualSize: number;
+  private readonly clusterSize: number;
+  private readonly l2Entries: number;
+  private readonly guestCount: number;
+  private readonly tableCache = new Map<number, DataView>();
+  private readonly context: GuestContext;
+
+  private constructor(
+    private readonly file: FileHandle,
+    private readonly path: string,
+    readonly head: ImageHead,
+    private readonly fileSize: number,
+    private readonly l1: DataView,
+    backing: GuestImage | undefined,
+    private readonly codecs: Codecs,
+  ) {
+    this.virtualSize = head.header.size;
+    this.clusterSize = head.clusterSize;
+    this.l2Entries = l2EntriesOf(head);
+    this.guestCount = guestClusters(this.virtualSize, this.clusterSize);
+    this.context = { clusterSize: this.clusterSize, virtualSize: this.virtualSize, algorithm: head.compression, backing };
+  }
+
+  static async open(path: string, options: Qcow2FileOptions = {}): Promise<Qcow2File> {
+    let file: FileHandle;
+    try {
+      file = await open(path, 'r');
+    } catch (error) {
+      throw ioError(error, 'open', path);
+    }
+    let backing: GuestImage | undefined;
+    try {
+      const fileSize = Number((await file.stat()).size);
+      const probe = Buffer.alloc(Math.min(512, fileSize));
+      await readFully(file.fd, probe, probe.length, 0);
+      const clusterBits = probe.length >= 24 ? probe.readUInt32BE(20) : 0;
+      const cluster0 = Buffer.alloc(Math.min(clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : 512, fileSize));
+      await readFully(file.fd, cluster0, cluster0.length, 0);
+      const head = parseImageHead(cluster0);
+      options.onHead?.(head);
+      assertReadable(head);
+      for (const warning of head.warnings) options.onWarning?.(warning);
+      const { l1TableOffset, l1Size } = head.header;
+      const l1End = l1TableOffset + l1Size * L1_ENTRY_SIZE;
+      if (l1Size > 0 && l1End > fileSize) throw new FormatError('l1_table_offset', `the L1 table (bytes ${l1TableOffset} to ${l1End}) lies past the end of the file (${fileSize} bytes)`, 40);
+      const l1 = Buffer.alloc(l1Size * L1_ENTRY_SIZE);
+      await readFully(file.fd, l1, l1.length, l1TableOffset);
+      if (head.backingFile !== undefined) {
+        if (!options.openBacking) throw refuseBacking(head);
+        backing = await options.openBacking(head.backingFile, head.backingFormat, 1);
+      }
+      return new Qcow2File(file, path, head, fileSize, viewOf(l1), backing, options.codecs ?? nodeCodecs());
+    } catch (error) {
+      await backing?.close();
+      await file.close();
+      throw ioError(error, 'read', path);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.context.backing?.close();
+    await this.file.close();
+  }
+
+  private async read0(buffer: Uint8Array, length: number, position: number): Promise<number> {
+    try {
+      return await readFully(this.file.fd, buffer, length, position);
+    } catch (error) {
+      throw ioError(error, 'read', this.path);
+    }
+  }
+
+  /** The L2 table of L1 entry `l1Index`, or undefined when the entry is 0. */
+  private async table(l1Index: number): Promise<DataView | undefined> {
+    const { l2Offset } = readL1Entry(this.l1, l1Index);
+    if (l2Offset === 0) return undefined;
+    const cached = this.tableCache.get(l1Index);
+    if (cached) return cached;
+    if (l2Offset % this.clusterSize !== 0) throw new FormatError(`L1 entry ${l1Index}`, `L2 table offset ${l2Offset} is not cluster aligned`);
+    if (l2Offset + this.clusterSize > this.fileSize) throw new FormatError(`L1 entry ${l1Index}`, `L2 table at byte ${l2Offset} lies past the end of the file (${this.fileSize} bytes)`);
+    if (l2Offset < this.clusterSize) throw new FormatError(`L1 entry ${l1Index}`, 'L2 table overlaps the header');
+    const bytes = Buffer.alloc(this.clusterSize);
+    await this.read0(bytes, bytes.length, l2Offset);
+    const table = viewOf(bytes);
+    if (this.tableCache.size >= TABLE_CACHE) this.tableCache.delete(this.tableCache.keys().next().value!);
+    this.tableCache.set(l1Index, table);
+    return table;
+  }
+
+  private mappingIn(table: DataView, guest: number): ClusterMapping {
+    const mapping = clusterMapping(table, guest % this.l2Entries, this.head, guest);
+    if (mapping.kind === 'data' && mapping.allocated !== 0 && mapping.hostOffset + hostBytesNeeded(mapping, this.clusterSize) > this.fileSize) {
+      throw new FormatError(`L2 entry for guest cluster ${guest}`, `host offset ${mapping.hostOffset} lies past the end of the file (${this.fileSize} bytes)`);
+    }
+    if (mapping.kind === 'compressed' && (mapping.hostOffset >= this.fileSize || mapping.hostOffset + mapping.length > this.fileSize + COMPRESSED_SLACK)) {
+      throw new FormatError(`L2 entry for guest cluster ${guest}`, `compressed cluster at byte ${mapping.hostOffset} lies past the end of the file (${this.fileSize} bytes)`);
+    }
+    return mapping;
+  }
+
+  private async *jobs(): AsyncGenerator<Job> {
+    const tables = Math.ceil(this.guestCount / this.l2Entries);
+    for (let l1Index = 0; l1Index < tables; l1Index++) {
+      const first = l1Index * this.l2Entries;
+      const last = Math.min(first + this.l2Entries, this.guestCount);
+      const table = await this.table(l1Index);
+      this.tableCache.delete(l1Index); // read once, in order: no need to keep it
+      if (!table) {
+        yield { kind: 'absent', from: first, to: last };
+        continue;
+      }
+      let run: Extract<Job, { kind: 'run' }> | undefined;
+      for (let guest = first; guest < last; guest++) {
+        const mapping = this.mappingIn(table, guest);
+        const whole = mapping.kind === 'data' && mapping.allocated === undefined;
+        if (whole && run && run.hostOffset + run.count * this.clusterSize === mapping.hostOffset && run.guest + run.count === guest && (run.count + 1) * this.clusterSize <= RUN_BYTES) {
+          run.count++;
+          continue;
+        }
+        if (run) yield run;
+        run = undefined;
+        if (whole) run = { kind: 'run', guest, count: 1, hostOffset: mapping.hostOffset };
+        else if (mapping.kind !== 'zero' && (mapping.kind !== 'absent' || this.context.backing)) yield { kind: 'one', guest, mapping };
+      }
+      if (run) yield run;
+    }
+  }
+
+  /** Host bytes a job needs, read ahead of its turn. */
+  private async fetch(job: Job): Promise<{ job: Job; bytes: Uint8Array | undefined }> {
+    if (job.kind === 'run') {
+      const bytes = Buffer.allocUnsafe(job.count * this.clusterSize);
+      await this.read0(bytes, bytes.length, job.hostOffset);
+      return { job, bytes };
+    }
+    if (job.kind === 'one' && needsHostBytes(job.mapping)) {
+      const { mapping } = job;
+      const length = mapping.kind === 'compressed' ? mapping.length : this.clusterSize;
+      const offset = mapping.kind === 'compressed' || mapping.kind === 'data' ? mapping.hostOffset : 0;
+      const bytes = Buffer.alloc(length); // zeros past the end of the file: a compressed tail, unallocated subclusters
+      await this.read0(bytes, Math.min(length, this.fileSize - offset), offset);
+      return { job, bytes };
+    }
+    return { job, bytes: undefined };
+  }
+
+  /** The whole image as a cluster stream. */
+  async *clusters(): AsyncGenerator<ClusterRecord> {
+    yield { kind: 'begin', clusterSize: this.clusterSize, virtualSize: this.virtualSize };
+    for await (const { job, bytes } of orderedReads(this.jobs(), READ_DEPTH, (job) => this.fetch(job))) {
+      if (job.kind === 'run') {
+        for (let k = 0; k < job.count; k++) {
+          const host = bytes!.subarray(k * this.clusterSize, (k + 1) * this.clusterSize);
+          const record = await recordFor({ kind: 'data', hostOffset: job.hostOffset + k * this.clusterSize }, job.guest + k, host, this.context);
+          if (record) yield record;
+        }
+      } else if (job.kind === 'one') {
+        const record = await recordFor(job.mapping, job.guest, bytes, this.context);
+        if (record) yield record;
+      } else if (this.context.backing) {
+        for (let guest = job.from; guest < job.to; guest++) {
+          const record = await recordFor({ kind: 'absent' }, guest, undefined, this.context);
+          if (record) yield record;
+        }
+      }
+    }
+    yield { kind: 'end', virtualSize: this.virtualSize };
+  }
+
+  /** Guest bytes, for use as a backing image. */
+  async read(offset: number, length: number): Promise<Uint8Array | undefined> {
+    const out = new Uint8Array(length);
+    let any = false;
+    for (let at = offset; at < offset + length; ) {
+      const guest = Math.floor(at / this.clusterSize);
+      const within = at - guest * this.clusterSize;
+      const take = Math.min(this.clusterSize - within, offset + length - at);
+      if (guest < this.guestCount) {
+        const table = await this.table(Math.floor(guest / this.l2Entries));
+        const mapping: ClusterMapping = table ? this.mappingIn(table, guest) : { kind: 'absent' };
+        const { bytes } = await this.fetch({ kind: 'one', guest, mapping });
+        const record = await recordFor(mapping, guest, bytes, this.context);
+        if (record) {
+          const cluster = record.kind === 'compressed' ? inflateRecord(record, this.clusterSize, this.virtualSize, this.codecs) : record.kind === 'data' ? record.bytes : undefined;
+          if (cluster) {
+            out.set(cluster.subarray(within, within + take), at - offset);
+            any = true;
+          }
+        }
+      }
+      at += take;
+    }
+    return any && !isAllZero(out) ? out : undefined;
+  }
+}

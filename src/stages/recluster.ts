@@ -1,0 +1,61 @@
+/**
+ * Changes the cluster size of a cluster stream (qcow2 to qcow2 with another cluster_size):
+ * larger clusters are cut into smaller ones, smaller ones gathered into larger ones; all-zero
+ * results are dropped. Compressed records must be inflated first.
+ */
+import { InputError, OptionError } from '../errors.js';
+import { clusterBitsOf } from '../format/geometry.js';
+import type { ClusterRecord } from './clusters.js';
+import { isAllZero } from './zero-detect.js';
+
+export function reclusterClusters(clusterSize: number): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord> {
+  if (clusterBitsOf(clusterSize) === undefined) throw new OptionError('cluster_size', `${clusterSize} is not a power of two from 512 to 2097152`);
+  return async function* recluster(source) {
+    let from = 0;
+    /** The output cluster being gathered (when input clusters are smaller). */
+    let index = -1;
+    let gathered: Uint8Array | undefined;
+    const flush = function* (): Generator<ClusterRecord> {
+      if (gathered && !isAllZero(gathered)) yield { kind: 'data', index, bytes: gathered };
+      gathered = undefined;
+    };
+    for await (const record of source) {
+      if (record.kind === 'begin') {
+        from = record.clusterSize;
+        yield from === clusterSize ? record : { kind: 'begin', clusterSize, ...(record.virtualSize !== undefined && { virtualSize: record.virtualSize }) };
+        continue;
+      }
+      if (from === clusterSize || record.kind === 'zero') {
+        if (record.kind !== 'zero') yield record;
+        continue;
+      }
+      if (record.kind === 'end') {
+        yield* flush();
+        yield record;
+        return;
+      }
+      if (record.kind === 'compressed') throw new InputError(`guest cluster ${record.index} is still compressed: decompress before changing the cluster size`);
+      const start = record.index * from;
+      if (from > clusterSize) {
+        for (let at = 0; at < record.bytes.length; at += clusterSize) {
+          const piece = record.bytes.subarray(at, at + clusterSize);
+          if (!isAllZero(piece)) yield { kind: 'data', index: (start + at) / clusterSize, bytes: piece };
+        }
+        continue;
+      }
+      for (let at = 0; at < record.bytes.length; ) {
+        const target = Math.floor((start + at) / clusterSize);
+        if (target !== index) {
+          yield* flush();
+          index = target;
+          gathered = new Uint8Array(clusterSize);
+        }
+        const offset = start + at - target * clusterSize;
+        const take = Math.min(clusterSize - offset, record.bytes.length - at);
+        gathered!.set(record.bytes.subarray(at, at + take), offset);
+        at += take;
+      }
+    }
+    throw new InputError('cluster stream ended without an end record');
+  };
+}
