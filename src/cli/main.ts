@@ -5,13 +5,15 @@ import { readFileSync } from 'node:fs';
 import { Qcow2StreamError } from '../errors.js';
 import { removeTempFilesSync } from '../node/file-sink.js';
 import { CONVERT_HELP, convertCommand } from './convert-command.js';
+import { INFO_HELP, infoCommand } from './info-command.js';
 
 const HELP = `Usage: qcow2-stream COMMAND [OPTIONS]
 
-Disk images as streams: raw to qcow2 without seeking, from files or pipes.
+Disk images as streams: raw and qcow2, converted strictly in order, from files or pipes.
 
 Commands:
-  convert    convert a raw image to qcow2 (see qcow2-stream convert --help)
+  convert    convert between raw and qcow2 (see qcow2-stream convert --help)
+  info       show what an image is (see qcow2-stream info --help)
 
 Options:
   -h, --help     show this help
@@ -21,6 +23,7 @@ Exit status: 0 on success, 1 on error, 2 on a usage error.`;
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
   convert: { run: convertCommand, help: CONVERT_HELP },
+  info: { run: infoCommand, help: INFO_HELP },
 };
 
 function version(): string {
