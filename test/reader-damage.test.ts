@@ -1,0 +1,122 @@
+/**
+ * Damaged and unsupported images, each made by patching a valid one: both readers fail with
+ * the typed error that names the problem, and the CLI says so in one line with exit status 1.
+ */
+import test from 'ava';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FormatError, LimitError, Qcow2StreamError, UnsupportedError } from '../src/errors.js';
+import { readL1Entry } from '../src/format/l1-entry.js';
+import { Qcow2File } from '../src/node/qcow2-file.js';
+import { decompressClusters } from '../src/stages/decompress.js';
+import { readQcow2 } from '../src/stages/qcow2-reader.js';
+import { isOneLineError, runCli } from './helpers/cli.js';
+import { patch, qemuImg, run } from './helpers/corpus.js';
+import { hasQemu, qemuTest } from './helpers/qemu.js';
+
+let dir = '';
+let valid = '';
+/** Byte offsets in the valid image. */
+const at = { l1: 0, l2: 0, data: 0, compressed: 0 };
+
+test.before(async () => {
+  if (!hasQemu && process.env.CI !== 'true') return;
+  dir = await mkdtemp(join(tmpdir(), 'qcow2-stream-damage-'));
+  valid = join(dir, 'valid.qcow2');
+  await qemuImg('create', '-q', '-f', 'qcow2', valid, '4M');
+  await run('qemu-io', ['-f', 'qcow2', '-c', 'write -P 1 0 64k', '-c', 'write -c -P 2 64k 64k', '-c', 'write -P 3 1M 64k', valid]);
+  const bytes = new Uint8Array(await readFile(valid));
+  const view = new DataView(bytes.buffer);
+  at.l1 = view.getUint32(44);
+  at.l2 = readL1Entry(new DataView(bytes.buffer, at.l1), 0).l2Offset;
+  at.data = view.getUint32(at.l2 + 4) % 2 ** 32;
+  at.compressed = at.l2 + 8;
+});
+
+test.after.always(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+type ErrorClass = typeof FormatError | typeof UnsupportedError | typeof LimitError;
+
+interface Damage {
+  name: string;
+  make: (path: string) => Promise<void>;
+  type: ErrorClass;
+  message: RegExp;
+}
+
+const edit = (fn: (view: DataView, bytes: Uint8Array) => void) => (path: string) => patch(valid, fn, path);
+
+const damages: Damage[] = [
+  { name: 'bad magic', make: edit((v) => v.setUint32(0, 0x51464900)), type: FormatError, message: /magic.*not a qcow2 image/ },
+  { name: 'qcow version 1', make: edit((v) => v.setUint32(4, 1)), type: UnsupportedError, message: /qcow version 1/ },
+  { name: 'version 4', make: edit((v) => v.setUint32(4, 4)), type: UnsupportedError, message: /version 4 is not supported/ },
+  { name: 'cluster_bits 8', make: edit((v) => v.setUint32(20, 8)), type: FormatError, message: /cluster_bits/ },
+  { name: 'cluster_bits 22', make: edit((v) => v.setUint32(20, 22)), type: FormatError, message: /cluster_bits/ },
+  { name: 'header_length 96', make: edit((v) => v.setUint32(100, 96)), type: FormatError, message: /header_length/ },
+  { name: 'header_length over the cluster', make: edit((v) => v.setUint32(100, 131072)), type: FormatError, message: /header_length/ },
+  { name: 'refcount_order 7', make: edit((v) => v.setUint32(96, 7)), type: FormatError, message: /refcount_order/ },
+  { name: 'a header extension running past cluster 0', make: edit((v) => v.setUint32(v.getUint32(100) + 4, 0x10000)), type: FormatError, message: /header extension.*past the end of cluster 0/ },
+  { name: 'an L1 table over 32 MiB', make: edit((v) => v.setUint32(36, 5 * 1024 * 1024)), type: LimitError, message: /L1 table over 32 MiB/ },
+  { name: 'an unaligned L1 table', make: edit((v) => v.setUint32(44, at.l1 + 512)), type: FormatError, message: /l1_table_offset.*not aligned/ },
+  { name: 'an L1 table past the end', make: edit((v) => v.setUint32(40, 1)), type: FormatError, message: /L1 table.*past the end/ },
+  { name: 'reserved bits in an L1 entry', make: edit((v) => v.setUint32(at.l1, v.getUint32(at.l1) | 0x01000000)), type: FormatError, message: /L1 entry 0.*reserved bits/ },
+  { name: 'an unaligned L2 table', make: edit((v) => v.setUint32(at.l1 + 4, v.getUint32(at.l1 + 4) + 512)), type: FormatError, message: /L1 entry 0.*not cluster aligned/ },
+  { name: 'an L2 table past the end', make: edit((v) => v.setUint32(at.l1, (v.getUint32(at.l1) | 0x10) >>> 0)), type: FormatError, message: /L1 entry 0.*past the end/ },
+  { name: 'reserved bits in an L2 entry', make: edit((v) => v.setUint32(at.l2 + 4, v.getUint32(at.l2 + 4) | 0x100)), type: FormatError, message: /L2 entry.*reserved bits/ },
+  { name: 'an unaligned data cluster', make: edit((v) => v.setUint32(at.l2 + 4, v.getUint32(at.l2 + 4) + 512)), type: FormatError, message: /not cluster aligned/ },
+  { name: 'a data cluster past the end', make: edit((v) => v.setUint32(at.l2, v.getUint32(at.l2) | 0x10)), type: FormatError, message: /guest cluster 0.*past the end/ },
+  {
+    name: 'compressed data that does not inflate to a cluster',
+    make: edit((v, b) => {
+      const offset = v.getUint32(at.compressed + 4);
+      b.fill(0xff, offset, offset + 64);
+    }),
+    type: FormatError,
+    message: /compressed guest cluster 1/,
+  },
+  { name: 'a truncated input', make: async (path) => (await patch(valid, () => {}, path), await truncate(path, at.data + 1000)), type: FormatError, message: /past the end/ },
+  { name: 'AES encryption', make: edit((v) => v.setUint32(32, 1)), type: UnsupportedError, message: /AES-encrypted/ },
+  { name: 'LUKS encryption', make: edit((v) => v.setUint32(32, 2)), type: UnsupportedError, message: /LUKS-encrypted/ },
+  { name: 'an unknown incompatible feature', make: edit((v) => v.setUint32(76, v.getUint32(76) | (1 << 10))), type: UnsupportedError, message: /incompatible features.*bit 10/ },
+  { name: 'an external data file', make: async (path) => qemuImg('create', '-q', '-f', 'qcow2', '-o', `data_file=${path}.data`, path, '1M'), type: UnsupportedError, message: /external data file/ },
+  {
+    name: 'a backing file and no -B',
+    make: async (path) => {
+      await writeFile(`${path}.base`, new Uint8Array(1 << 20));
+      await qemuImg('create', '-q', '-f', 'qcow2', '-b', `${path}.base`, '-F', 'raw', path);
+    },
+    type: UnsupportedError,
+    message: /backing file '.*\.base'.*--backing/,
+  },
+];
+
+async function drain(records: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of records) void _;
+}
+
+for (const damage of damages) {
+  qemuTest(`refuses ${damage.name}, in both readers and on the command line`, async (t) => {
+    const path = join(dir, `${damage.name.replace(/\W+/g, '-')}.qcow2`);
+    await damage.make(path);
+    const streaming = await t.throwsAsync(drain(decompressClusters()(readQcow2()(createReadStream(path)))));
+    t.true(streaming instanceof damage.type, `streaming reader: ${streaming?.constructor.name}: ${streaming?.message}`);
+    t.regex(streaming?.message ?? '', damage.message);
+    const randomAccess = await t.throwsAsync(Qcow2File.open(path).then(async (image) => {
+      try {
+        await drain(decompressClusters()(image.clusters()));
+      } finally {
+        await image.close();
+      }
+    }));
+    t.true(randomAccess instanceof damage.type, `random access: ${randomAccess?.constructor.name}: ${randomAccess?.message}`);
+    t.true(randomAccess instanceof Qcow2StreamError);
+    const cli = await runCli([], { shell: `cat '${path}' | $QCOW2_STREAM convert -f qcow2 -O raw - - > /dev/null` });
+    t.is(cli.code, 1, cli.stderr);
+    t.true(isOneLineError(cli.stderr), cli.stderr);
+    t.regex(cli.stderr, damage.message);
+  });
+}

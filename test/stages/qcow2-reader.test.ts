@@ -1,0 +1,89 @@
+/**
+ * The streaming reader's waiting: images whose tables precede their data wait for nothing;
+ * images scribbled in any order wait in the store, which spills to an unlinked temp file.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { toRawClusters } from '../../src/node/convert.js';
+import { writeFileAtomically } from '../../src/node/file-sink.js';
+import { qcow2Clusters } from '../../src/node/qcow2-source.js';
+import { rawToQcow2 } from '../../src/node/raw-to-qcow2.js';
+import { TempFileKeyedStore } from '../../src/node/temp-file-keyed-store.js';
+import { MemoryKeyedStore, type KeyedStore } from '../../src/stages/keyed-store.js';
+import { readQcow2 } from '../../src/stages/qcow2-reader.js';
+import { writeRaw } from '../../src/stages/raw-writer.js';
+import { qemuImg, run } from '../helpers/corpus.js';
+import { collect, join, randomBytes, withTempDir } from '../helpers/files.js';
+import { qemuTest } from '../helpers/qemu.js';
+
+/** A store that remembers the most it ever held. */
+class WatchedStore extends MemoryKeyedStore {
+  peak = 0;
+  override async put(key: string, bytes: Uint8Array): Promise<void> {
+    await super.put(key, bytes);
+    this.peak = Math.max(this.peak, this.size);
+  }
+}
+
+function watched(): { stores: WatchedStore[]; factory: () => KeyedStore } {
+  const stores: WatchedStore[] = [];
+  return { stores, factory: () => (stores.push(new WatchedStore()), stores.at(-1)!) };
+}
+
+async function streamed(path: string, store: () => KeyedStore): Promise<Buffer> {
+  return collect(writeRaw()(toRawClusters(readQcow2({ store })(createReadStream(path, { highWaterMark: 65536 })))));
+}
+
+qemuTest('our images and qemu-img convert output: nothing waits', async (t) => {
+  await withTempDir(async (dir) => {
+    const raw = join(dir, 'in.raw');
+    const bytes = randomBytes(6 << 20, 21);
+    bytes.fill(0, 1 << 20, 2 << 20);
+    await writeFile(raw, bytes);
+    const ours = join(dir, 'ours.qcow2');
+    await writeFileAtomically(ours, rawToQcow2(raw, { clusterSize: 4096 }));
+    const theirs = join(dir, 'theirs.qcow2');
+    await qemuImg('convert', '-q', '-f', 'raw', '-O', 'qcow2', '-o', 'cluster_size=4k', raw, theirs);
+    for (const image of [ours, theirs]) {
+      const { stores, factory } = watched();
+      const back = await streamed(image, factory);
+      t.true(back.equals(bytes));
+      t.deepEqual(stores.map((s) => s.peak), [0, 0], `${image}: bytes waited`);
+    }
+  });
+});
+
+qemuTest('an image written in random order waits in a temp file that nobody sees and nothing outlives', async (t) => {
+  await withTempDir(async (dir) => {
+    const image = join(dir, 'scribbled.qcow2');
+    await qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4k', image, '64M');
+    const writes: string[] = [];
+    for (let i = 0; i < 200; i++) writes.push('-c', `write -P ${i % 250} ${((i * 7919) % 16000) * 4096} 4k`);
+    await run('qemu-io', ['-f', 'qcow2', ...writes, image]);
+    await qemuImg('resize', '-q', image, '128M'); // the L1 table moves past everything it maps
+    const spoolDir = join(dir, 'spool');
+    await run('mkdir', [spoolDir]);
+    const stores: TempFileKeyedStore[] = [];
+    let sawSpill = false;
+    const factory = () => {
+      const store = new TempFileKeyedStore({ memoryLimit: 64 * 1024, tempDir: spoolDir });
+      stores.push(store);
+      return store;
+    };
+    const records = readQcow2({ store: factory })(createReadStream(image, { highWaterMark: 65536 }));
+    const parts: Uint8Array[] = [];
+    for await (const chunk of writeRaw()(toRawClusters(records))) {
+      parts.push(Buffer.from(chunk));
+      sawSpill ||= stores.some((s) => s.size > 64 * 1024);
+      t.deepEqual(await readdir(spoolDir), [], 'the temp file must be unlinked while in use');
+    }
+    t.true(sawSpill, 'the store never spilled to disk');
+    const reference = join(dir, 'reference.raw');
+    await qemuImg('convert', '-q', '-O', 'raw', image, reference);
+    const expected = await collect(createReadStream(reference));
+    t.true(Buffer.concat(parts).equals(expected));
+    t.deepEqual(await readdir(spoolDir), []);
+    // Random access reads the same bytes.
+    t.true((await collect(writeRaw()(toRawClusters(qcow2Clusters(image))))).equals(expected));
+  });
+});
