@@ -17,6 +17,7 @@ import { L1_ENTRY_SIZE } from '../format/constants.js';
 import { guestClusters } from '../format/geometry.js';
 import { assertReadable, parseImageHead, type ImageHead } from '../format/image-head.js';
 import { readL1Entry } from '../format/l1-entry.js';
+import { readRefcount, refcountsPerBlock } from '../format/refcount-block.js';
 import { viewOf } from '../format/uint64.js';
 import { ByteCursor } from './byte-cursor.js';
 import type { ClusterRecord } from './clusters.js';
@@ -82,9 +83,13 @@ class StreamingReader {
   private readonly ready = new Map<number, Uint8Array>();
   /** Host clusters consumed so far (the next one to arrive). */
   private intake = 1;
-  /** Refcount table clusters and the refcount blocks it names: never data, never kept. */
-  private readonly refcountStructures = new Set<number>();
+  /** Refcount blocks named by the refcount table and not reached yet: host cluster to block index. */
+  private readonly refcountStructures = new Map<number, number>();
   private readonly refcountTable: { first: number; end: number };
+  /** Refcount blocks read, by index: they say how many references each host cluster has. */
+  private readonly refcountBlocks = new Map<number, Uint8Array>();
+  /** References from compressed streams seen so far, by host cluster (streams share clusters). */
+  private readonly streamReferences = new Map<number, number>();
   private nextGuest = 0;
 
   constructor(
@@ -136,19 +141,33 @@ class StreamingReader {
       for (const l1Index of l1Indices) await this.onL2(l1Index, bytes, cluster);
     }
 
+    let sharedWithStreams = false;
     for (let item = this.wanted.peek(); item && item.next < end; item = this.wanted.peek()) {
       this.wanted.pop();
       claimed = true;
+      if (item.kind === 'compressed') {
+        sharedWithStreams = true;
+        this.noteStreamReference(cluster);
+      }
       await this.deliver(item, start, bytes);
     }
 
     if (cluster >= this.refcountTable.first && cluster < this.refcountTable.end) {
       claimed = true;
-      this.noteRefcountBlocks(bytes);
+      this.noteRefcountBlocks(bytes, (cluster - this.refcountTable.first) * (this.clusterSize / 8));
     }
-    if (this.refcountStructures.delete(cluster)) claimed = true;
+    const block = this.refcountStructures.get(cluster);
+    if (block !== undefined) {
+      claimed = true;
+      this.refcountStructures.delete(cluster);
+      this.refcountBlocks.set(block, bytes.slice());
+    }
 
-    if (!claimed && !this.tablesComplete) await this.unknown.put(hostKey(cluster), ownedCopy(bytes));
+    // A cluster holding compressed streams may hold the start of one a later table names
+    // (qemu packs streams across the clusters it allocates L2 tables in): it is kept until
+    // its refcount says every reference to it has been seen.
+    const keep = !claimed || (sharedWithStreams && !this.allReferencesSeen(cluster));
+    if (keep && !this.tablesComplete) await this.unknown.put(hostKey(cluster), ownedCopy(bytes));
     if (this.tablesComplete && this.unknown.size > 0) this.unknown.retain(() => false);
     this.intake++;
   }
@@ -158,12 +177,31 @@ class StreamingReader {
    * keeping, so an image whose refcount structures precede its L1 table (ours, qemu's) never
    * waits for anything. Only offsets still ahead matter; damage here is not ours to judge.
    */
-  private noteRefcountBlocks(bytes: Uint8Array): void {
+  private noteRefcountBlocks(bytes: Uint8Array, firstIndex: number): void {
     const view = viewOf(bytes);
     for (let at = 0; at + 8 <= bytes.length; at += 8) {
       const offset = view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4);
-      if (offset !== 0 && offset % this.clusterSize === 0 && offset / this.clusterSize >= this.intake) this.refcountStructures.add(offset / this.clusterSize);
+      if (offset !== 0 && offset % this.clusterSize === 0 && offset / this.clusterSize > this.intake) {
+        this.refcountStructures.set(offset / this.clusterSize, firstIndex + at / 8);
+      }
     }
+  }
+
+  private noteStreamReference(hostCluster: number): void {
+    this.streamReferences.set(hostCluster, (this.streamReferences.get(hostCluster) ?? 0) + 1);
+  }
+
+  /**
+   * Whether every reference the refcount blocks count for a host cluster has been seen.
+   * Unknown refcounts, or an image marked dirty (whose refcounts may lag), say no.
+   */
+  private allReferencesSeen(hostCluster: number): boolean {
+    if (this.head.dirty) return false;
+    const perBlock = refcountsPerBlock(this.clusterSize, this.head.header.refcountOrder);
+    const block = this.refcountBlocks.get(Math.floor(hostCluster / perBlock));
+    if (!block) return false;
+    const refcount = readRefcount(block, hostCluster % perBlock, this.head.header.refcountOrder);
+    return (this.streamReferences.get(hostCluster) ?? 0) >= refcount;
   }
 
   private async onL1(cluster: number): Promise<void> {
@@ -246,6 +284,8 @@ class StreamingReader {
       const to = Math.min(end, passed, clusterStart + host.length);
       if (to <= at) throw this.overlap(guest, start);
       buffer.set(host.subarray(at - clusterStart, to - clusterStart), at - start);
+      this.noteStreamReference(hostCluster);
+      if (this.allReferencesSeen(hostCluster)) this.unknown.delete(hostKey(hostCluster));
       at = to;
     }
     if (end <= passed) await this.parked.put(guestKey(guest), buffer);
