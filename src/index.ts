@@ -1,9 +1,10 @@
 /**
  * qcow2-stream: disk images as streams.
  *
- * Layers, lowest first: `format` (pure encode/decode and the layout planner), `stages`
- * (async-iterable transforms of guest clusters, runtime-agnostic), `node` (files, spools,
- * Node stream faces). Everything public is exported here.
+ * Layers, lowest first: `format` (pure encode/decode and the layout planner), `codecs`
+ * (deflate and zstd behind one interface), `stages` (async-iterable transforms of guest
+ * clusters, runtime-agnostic), `node` (files, spools, Node stream faces). Everything public
+ * is exported here.
  *
  * @example Raw file to qcow2 file, two passes, no spool:
  *   await writeFileAtomically('disk.qcow2', rawToQcow2('disk.raw', { clusterSize: 65536 }));
@@ -26,12 +27,26 @@ export { maxVirtualSize } from './format/geometry.js';
 export { planLayout, validateImageOptions, type ImageOptions, type Qcow2Layout } from './format/layout.js';
 export { encodeMetadata } from './format/metadata.js';
 export { exactImageSize, qemuMeasure, type QemuMeasure } from './format/measure.js';
+export { parseImageHead, assertReadable, type ImageHead } from './format/image-head.js';
+export { clusterMapping, type ClusterMapping } from './format/cluster-mapping.js';
+
+// Codecs
+export type { ClusterCodec } from './codecs/codec.js';
+export { pakoDeflate } from './codecs/deflate-pako.js';
+export { nodeDeflate } from './codecs/deflate-node.js';
+export { zstdCodec } from './codecs/zstd.js';
 
 // Stages: guest clusters between async iterables
 export type { ClusterRecord, CompressedCluster, CompressionAlgorithm, DataClusters, Stage, StreamBegin, StreamEnd, ZeroClusters } from './stages/clusters.js';
 export { chunkRaw, type ChunkerOptions } from './stages/chunker.js';
 export { writeQcow2, DEFAULT_COMPAT, DEFAULT_REFCOUNT_BITS, type Compat, type Qcow2WriterOptions } from './stages/qcow2-writer.js';
 export { MemorySpool, type Spool, type SpoolFactory } from './stages/spool.js';
+export { readQcow2, type Qcow2ReaderOptions } from './stages/qcow2-reader.js';
+export { decompressClusters, portableCodecs, type Codecs } from './stages/decompress.js';
+export { writeRaw } from './stages/raw-writer.js';
+export { reclusterClusters } from './stages/recluster.js';
+export { MemoryKeyedStore, type KeyedStore, type KeyedStoreFactory } from './stages/keyed-store.js';
+export type { BackingOpener, GuestImage } from './stages/guest-image.js';
 
 // Node: files, spools, stream faces
 export { readRawFile, type RawFileOptions } from './node/raw-file-source.js';
@@ -43,4 +58,14 @@ export { writeToStream } from './node/stream-sink.js';
 export { BufferPool } from './node/buffer-pool.js';
 export { canSkipHoles } from './node/data-extents.js';
 export { stageToDuplex } from './node/stage-stream.js';
-export { createChunkerStream, createQcow2WriterStream, createRawToQcow2Stream } from './node/streams.js';
+export { createChunkerStream, createQcow2ReaderStream, createQcow2WriterStream, createRawToQcow2Stream, createRawWriterStream } from './node/streams.js';
+export { Qcow2File, type Qcow2FileOptions } from './node/qcow2-file.js';
+export { qcow2Clusters, type Qcow2SourceOptions } from './node/qcow2-source.js';
+export { openSource, toQcow2, toRawClusters, type SourceOptions, type Qcow2OutputOptions } from './node/convert.js';
+export { writeRawFile } from './node/raw-file-sink.js';
+export { backingOpener, DEFAULT_BACKING_DEPTH, type BackingOptions } from './node/backing.js';
+export { TempFileKeyedStore, tempFileKeyedStore } from './node/temp-file-keyed-store.js';
+export { RawFileImage } from './node/raw-file-image.js';
+export { nodeCodecs } from './node/codecs.js';
+export { probeFormat, probeStream, type ImageFormat } from './node/probe.js';
+export { imageInfo, formatInfo, type ImageInfo } from './node/image-info.js';

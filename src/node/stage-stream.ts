@@ -13,10 +13,18 @@ class InputQueue<T> implements AsyncIterable<T> {
   private readonly items: Pending<T>[] = [];
   private waiter: (() => void) | undefined;
   private failure: Error | undefined;
+  private finished = false;
 
   push(item: Pending<T>): void {
+    if (this.finished) return item.ack();
     this.items.push(item);
     this.wake();
+  }
+
+  /** The stage is done reading (it may stop before the end): whatever else comes is acknowledged and dropped. */
+  finish(): void {
+    this.finished = true;
+    for (const item of this.items.splice(0)) item.ack();
   }
 
   fail(error: Error): void {
@@ -71,6 +79,7 @@ export function stageToDuplex<In, Out>(stage: (source: AsyncIterable<In>) => Asy
         .next()
         .then(
           (step) => {
+            if (step.done) input.finish();
             duplex.push(step.done ? null : step.value);
             cb(null);
           },

@@ -8,6 +8,12 @@ import type { ClusterRecord } from '../stages/clusters.js';
 import { writeQcow2, type Qcow2WriterOptions } from '../stages/qcow2-writer.js';
 import { rawToQcow2, type RawToQcow2Options } from './raw-to-qcow2.js';
 import { stageToDuplex } from './stage-stream.js';
+import { readQcow2, type Qcow2ReaderOptions } from '../stages/qcow2-reader.js';
+import { writeRaw } from '../stages/raw-writer.js';
+import { decompressClusters } from '../stages/decompress.js';
+import { nodeCodecs } from './codecs.js';
+import { tempFileKeyedStore } from './temp-file-keyed-store.js';
+import type { TempFileSpoolOptions } from './temp-file-spool.js';
 
 /** Raw bytes in, cluster records (objects) out. */
 export function createChunkerStream(options: ChunkerOptions): Duplex {
@@ -28,4 +34,14 @@ export function createRawToQcow2Stream(options: RawToQcow2Options = {}): Duplex 
     rawToQcow2(source, { ...options, onPlan: (layout) => (options.onPlan?.(layout), stream.emit('plan', layout)) }),
   );
   return stream;
+}
+
+/** qcow2 bytes in, cluster records out, forward only; spills to a temp file when data comes out of order. */
+export function createQcow2ReaderStream(options: Qcow2ReaderOptions & TempFileSpoolOptions = {}): Duplex {
+  return stageToDuplex(readQcow2({ store: tempFileKeyedStore(options), ...options }));
+}
+
+/** Cluster records in (compressed ones are inflated), raw bytes out. */
+export function createRawWriterStream(): Duplex {
+  return stageToDuplex<ClusterRecord, Uint8Array>((source) => writeRaw()(decompressClusters({ codecs: nodeCodecs() })(source)));
 }

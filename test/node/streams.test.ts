@@ -1,12 +1,12 @@
 import test from 'ava';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Qcow2Layout } from '../../src/format/layout.js';
 import { stageToDuplex } from '../../src/node/stage-stream.js';
-import { createRawToQcow2Stream } from '../../src/node/streams.js';
+import { createQcow2ReaderStream, createRawToQcow2Stream, createRawWriterStream } from '../../src/node/streams.js';
 import { join, randomBytes, withTempDir } from '../helpers/files.js';
-import { qemuCheck, qemuCompare, qemuTest } from '../helpers/qemu.js';
+import { qemuCheck, qemuCompare, qemuImg, qemuTest } from '../helpers/qemu.js';
 
 qemuTest('the Node stream face converts through stream.pipeline and announces the length first', async (t) => {
   await withTempDir(async (dir) => {
@@ -31,6 +31,20 @@ qemuTest('the Node stream face converts through stream.pipeline and announces th
     t.is((await stat(out)).size, plan?.totalLength ?? -1);
     t.is((await qemuCheck(out)).code, 0);
     t.true((await qemuCompare(raw, out)).identical);
+  });
+});
+
+qemuTest('the reader and raw writer faces turn a qcow2 stream back into raw through stream.pipeline', async (t) => {
+  await withTempDir(async (dir) => {
+    const raw = join(dir, 'in.raw');
+    const bytes = randomBytes(2 << 20, 13);
+    bytes.fill(0, 65536, 3 * 65536);
+    await writeFile(raw, bytes);
+    const image = join(dir, 'in.qcow2');
+    await qemuImg('convert', '-c', '-f', 'raw', '-O', 'qcow2', raw, image);
+    const out = join(dir, 'out.raw');
+    await pipeline(createReadStream(image), createQcow2ReaderStream({ tempDir: dir }), createRawWriterStream(), createWriteStream(out));
+    t.true((await readFile(out)).equals(bytes));
   });
 });
 
