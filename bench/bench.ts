@@ -11,7 +11,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchDir, ext4Image, mixedImage, removeOutputs } from './inputs.js';
+import { benchDir, ext4Image, mixedImage, qemuQcow2, removeOutputs } from './inputs.js';
 import { measure, median, type RunResult } from './measure.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -22,7 +22,12 @@ interface Contestant {
   args: string[];
   output: string;
   stdinFrom?: string;
+  pipeFrom?: string;
   stdoutTo?: string;
+}
+
+function runOptions(c: Contestant) {
+  return { ...(c.stdinFrom && { stdinFrom: c.stdinFrom }), ...(c.pipeFrom && { pipeFrom: c.pipeFrom }), ...(c.stdoutTo && { stdoutTo: c.stdoutTo }) };
 }
 
 interface Contest {
@@ -51,6 +56,19 @@ function rawToQcow2Contests(dir: string, inputs: Array<[string, string]>): Conte
   return contests;
 }
 
+function qcow2ToRawContests(dir: string, images: Array<[string, string]>): Contest[] {
+  return images.map(([name, image]) => {
+    const slug = name.replace(/\W+/g, "-");
+    const ours = join(dir, `${slug}.ours.raw`);
+    const qemu = join(dir, `${slug}.qemu.raw`);
+    return {
+      name: `qcow2→raw ${name}: ours from a pipe, qemu-img from the file`,
+      ours: { label: 'cat IN | qcow2-stream convert -f qcow2 -O raw - OUT', command: process.execPath, args: [CLI, 'convert', '-f', 'qcow2', '-O', 'raw', '-', ours], output: ours, pipeFrom: image },
+      qemu: { label: 'qemu-img convert -f qcow2 -O raw IN OUT', command: 'qemu-img', args: ['convert', '-f', 'qcow2', '-O', 'raw', image, qemu], output: qemu },
+    };
+  });
+}
+
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
@@ -64,16 +82,13 @@ async function runContest(contest: Contest, runs: number): Promise<void> {
       const c = contest[who];
       await removeOutputs([contest.ours.output, contest.qemu.output]);
       execFileSync('sync');
-      results[who].push(await measure(c.command, c.args, { ...(c.stdinFrom && { stdinFrom: c.stdinFrom }), ...(c.stdoutTo && { stdoutTo: c.stdoutTo }) }));
-      if (i === runs - 1 && who === order[1]) {
-        // keep the last outputs for the size report
-      }
+      results[who].push(await measure(c.command, c.args, runOptions(c)));
     }
   }
   // One more untimed pair for the output sizes.
   for (const who of ['ours', 'qemu'] as const) {
     const c = contest[who];
-    await measure(c.command, c.args, { ...(c.stdinFrom && { stdinFrom: c.stdinFrom }), ...(c.stdoutTo && { stdoutTo: c.stdoutTo }) });
+    await measure(c.command, c.args, runOptions(c));
   }
   const ours = median(results.ours.map((r) => r.seconds));
   const qemu = median(results.qemu.map((r) => r.seconds));
@@ -101,7 +116,11 @@ const inputs: Array<[string, string]> = [
 const qemuVersion = execFileSync('qemu-img', ['--version']).toString().split('\n')[0];
 console.log(`# qcow2-stream bench: ${runs} interleaved runs each, medians; ${qemuVersion}; node ${process.version}`);
 for (const [name, path] of inputs) console.log(`  input ${name}: ${path} (${mib((await stat(path)).size)})`);
-for (const contest of rawToQcow2Contests(dir, inputs)) {
+const qcow2Images: Array<[string, string]> = [
+  ['ext4 (qemu-img convert)', await qemuQcow2(dir, inputs[0]![1], 'ext4', false)],
+  ['ext4 (qemu-img convert -c)', await qemuQcow2(dir, inputs[0]![1], 'ext4', true)],
+];
+for (const contest of [...rawToQcow2Contests(dir, inputs), ...qcow2ToRawContests(dir, qcow2Images)]) {
   if (values.only && !contest.name.includes(values.only)) continue;
   await runContest(contest, runs);
 }

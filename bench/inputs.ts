@@ -75,3 +75,13 @@ export async function benchDir(): Promise<string> {
 export async function removeOutputs(paths: string[]): Promise<void> {
   for (const path of paths) await rm(path, { force: true });
 }
+
+/** A qcow2 image of `raw` made by qemu-img (compressed with -c), cached. */
+export async function qemuQcow2(dir: string, raw: string, name: string, compressed: boolean): Promise<string> {
+  const path = join(dir, `${name}${compressed ? '-c' : ''}.qcow2`);
+  if (existsSync(path)) return path;
+  process.stderr.write(`building ${path} with qemu-img${compressed ? ' -c' : ''} (once)...\n`);
+  await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', ...(compressed ? ['-c'] : []), raw, `${path}.tmp`]);
+  await rename(`${path}.tmp`, path);
+  return path;
+}

@@ -10,11 +10,12 @@ export interface RunResult {
 
 const GNU_TIME = '/usr/bin/time';
 
-export async function measure(command: string, args: string[], options: { stdinFrom?: string; stdoutTo?: string } = {}): Promise<RunResult> {
+/** `stdinFrom` redirects a file to stdin; `pipeFrom` feeds it through `cat |`, a real pipe (cat's time counts). */
+export async function measure(command: string, args: string[], options: { stdinFrom?: string; pipeFrom?: string; stdoutTo?: string } = {}): Promise<RunResult> {
   if (!existsSync(GNU_TIME)) throw new Error('npm run bench needs GNU time for peak RSS: apt-get install time');
   const rssFile = `/tmp/qcow2-stream-bench-rss-${process.pid}`;
   const shell = [GNU_TIME, '-f', '%M', '-o', rssFile, command, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  const redirected = `${shell}${options.stdinFrom ? ` < '${options.stdinFrom}'` : ''}${options.stdoutTo ? ` > '${options.stdoutTo}'` : ''}`;
+  const redirected = `${options.pipeFrom ? `cat '${options.pipeFrom}' | ` : ''}${shell}${options.stdinFrom ? ` < '${options.stdinFrom}'` : ''}${options.stdoutTo ? ` > '${options.stdoutTo}'` : ''}`;
   const started = process.hrtime.bigint();
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn('sh', ['-c', redirected], { stdio: ['ignore', 'ignore', 'pipe'] });
