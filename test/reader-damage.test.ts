@@ -94,6 +94,26 @@ const damages: Damage[] = [
   },
 ];
 
+qemuTest('an L2 table that claims a terabyte of compressed data fails by what was read, allocating nothing for it', async (t) => {
+  // 2 MiB clusters: 262144 entries, each claiming the largest compressed run (4 MiB) far past the end.
+  const path = join(dir, 'greedy.qcow2');
+  await qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=2M', path, '512G');
+  await run('qemu-io', ['-f', 'qcow2', '-c', 'write -P 1 0 4k', path]);
+  await patch(path, (view) => {
+    const l1 = view.getUint32(44);
+    const l2 = view.getUint32(l1 + 4);
+    for (let i = 0; i < 262144; i++) {
+      view.setUint32(l2 + i * 8, 0x40000000 | (8191 << 17) | 1); // compressed, 8192 sectors, offset 2^32 + ...
+      view.setUint32(l2 + i * 8 + 4, i * 4096);
+    }
+  });
+  const before = process.memoryUsage().rss;
+  const error = await t.throwsAsync(drain(decompressClusters()(readQcow2()(createReadStream(path)))));
+  t.true(error instanceof FormatError, `${error?.constructor.name}: ${error?.message}`);
+  t.regex(error?.message ?? '', /past the end of input/);
+  t.true(process.memoryUsage().rss - before < 512 * 1024 * 1024, 'memory grew with what the table claimed');
+});
+
 async function drain(records: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of records) void _;
 }

@@ -273,8 +273,8 @@ class StreamingReader {
   private async wantStream(mapping: { hostOffset: number; length: number }, guest: number, passedBefore: number): Promise<void> {
     const { hostOffset: start, length } = mapping;
     const end = start + length;
-    const buffer = new Uint8Array(length);
     const passed = passedBefore * this.clusterSize;
+    let buffer: Uint8Array | undefined;
     // The part of the stream that has gone by is among the unknown clusters.
     for (let at = start; at < Math.min(end, passed); ) {
       const hostCluster = Math.floor(at / this.clusterSize);
@@ -283,12 +283,13 @@ class StreamingReader {
       const clusterStart = hostCluster * this.clusterSize;
       const to = Math.min(end, passed, clusterStart + host.length);
       if (to <= at) throw this.overlap(guest, start);
+      buffer ??= new Uint8Array(length);
       buffer.set(host.subarray(at - clusterStart, to - clusterStart), at - start);
       this.noteStreamReference(hostCluster);
       if (this.allReferencesSeen(hostCluster)) this.unknown.delete(hostKey(hostCluster));
       at = to;
     }
-    if (end <= passed) await this.parked.put(guestKey(guest), buffer);
+    if (end <= passed) await this.parked.put(guestKey(guest), buffer!);
     else this.wanted.push({ kind: 'compressed', next: Math.max(start, passed), start, end, guest, buffer });
   }
 
@@ -310,6 +311,7 @@ class StreamingReader {
       return;
     }
     const to = Math.min(item.end, end);
+    item.buffer ??= new Uint8Array(item.end - item.start);
     item.buffer.set(bytes.subarray(item.next - start, to - start), item.next - item.start);
     item.next = to;
     if (item.next === item.end) this.ready.set(item.guest, item.buffer);
@@ -362,7 +364,7 @@ class StreamingReader {
       throw new FormatError(`L1 entry ${l1Indices[0]}`, `L2 table at byte ${cluster * this.clusterSize} lies past the end of input`);
     }
     for (const item of this.wanted.drainAll()) {
-      if (item.kind === 'compressed' && item.next > item.start && item.end - item.next <= COMPRESSED_SLACK) {
+      if (item.kind === 'compressed' && item.buffer && item.end - item.next <= COMPRESSED_SLACK) {
         await this.parked.put(guestKey(item.guest), item.buffer); // the tail reads as zeros
         continue;
       }

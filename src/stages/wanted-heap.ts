@@ -22,7 +22,8 @@ export interface WantedStream {
   start: number;
   end: number;
   guest: number;
-  buffer: Uint8Array;
+  /** Allocated when the first byte arrives: never in proportion to what a table merely claims. */
+  buffer: Uint8Array | undefined;
 }
 
 export type Wanted = WantedDataRun | WantedStream;
