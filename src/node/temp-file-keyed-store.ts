@@ -7,7 +7,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { LimitError } from '../errors.js';
 import type { KeyedStore } from '../stages/keyed-store.js';
-import { ownedCopy } from '../stages/spool.js';
+import { ownedCopy } from '../stages/bytes.js';
 import { ioError } from './io-error.js';
 import { createUnlinkedTempFile } from './unlinked-temp-file.js';
 import { readFully, writeChunks } from './positional-io.js';

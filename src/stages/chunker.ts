@@ -9,6 +9,7 @@ import { SECTOR_SIZE } from '../format/constants.js';
 import { clusterBitsOf } from '../format/geometry.js';
 import { roundUp } from '../format/uint64.js';
 import type { ClusterRecord } from './clusters.js';
+import { copyBytes } from './bytes.js';
 import { isAllZero } from './zero-detect.js';
 
 export interface ChunkerOptions {
@@ -69,7 +70,7 @@ export function chunkRaw(options: ChunkerOptions): (source: AsyncIterable<Uint8A
         pendingLength += take;
         at = take;
         if (pendingLength === clusterSize) {
-          if (!isAllZero(pending)) yield { kind: 'data', index: (position + at) / clusterSize - 1, bytes: pending.slice() };
+          if (!isAllZero(pending)) yield { kind: 'data', index: (position + at) / clusterSize - 1, bytes: copyBytes(pending) };
           pendingLength = 0;
         }
       }
@@ -88,7 +89,7 @@ export function chunkRaw(options: ChunkerOptions): (source: AsyncIterable<Uint8A
 
     if (pendingLength > 0) {
       pending.fill(0, pendingLength);
-      if (!isAllZero(pending)) yield { kind: 'data', index: Math.floor(position / clusterSize), bytes: pending.slice() };
+      if (!isAllZero(pending)) yield { kind: 'data', index: Math.floor(position / clusterSize), bytes: copyBytes(pending) };
     }
     yield { kind: 'end', virtualSize: stated ?? roundUp(position, SECTOR_SIZE) };
   };

@@ -8,6 +8,7 @@ import type { ClusterMapping } from '../format/cluster-mapping.js';
 import { SUBCLUSTERS } from '../format/cluster-mapping.js';
 import type { CompressionAlgorithm, ClusterRecord } from './clusters.js';
 import type { GuestImage } from './guest-image.js';
+import { copyBytes } from './bytes.js';
 import { isAllZero } from './zero-detect.js';
 
 export interface GuestContext {
@@ -80,7 +81,7 @@ export async function recordFor(mapping: ClusterMapping, guest: number, host: Ui
         }
       }
       if ((guest + 1) * context.clusterSize > context.virtualSize) {
-        if (bytes === host) bytes = bytes.slice();
+        if (bytes === host) bytes = copyBytes(bytes);
         zeroPastEnd(bytes, guest, context);
       }
       return isAllZero(bytes) ? undefined : { kind: 'data', index: guest, bytes };

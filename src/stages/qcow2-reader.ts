@@ -24,7 +24,7 @@ import type { ClusterRecord } from './clusters.js';
 import type { BackingOpener } from './guest-image.js';
 import { needsHostBytes, recordFor, type GuestContext } from './guest-records.js';
 import { MemoryKeyedStore, type KeyedStore, type KeyedStoreFactory } from './keyed-store.js';
-import { ownedCopy } from './spool.js';
+import { copyBytes, ownedCopy } from './bytes.js';
 import { WantedHeap, type Wanted } from './wanted-heap.js';
 
 export interface Qcow2ReaderOptions {
@@ -55,7 +55,7 @@ export function refuseBacking(head: ImageHead): UnsupportedError {
 
 /** Reads cluster 0: the header says how long a cluster is. */
 export async function readHead(cursor: ByteCursor): Promise<{ head: ImageHead; cluster0: Uint8Array }> {
-  const probe = (await cursor.read(PROBE)).slice();
+  const probe = copyBytes(await cursor.read(PROBE));
   const clusterBits = probe.length >= 24 ? viewOf(probe).getUint32(20) : 0;
   const clusterSize = clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : PROBE;
   const rest = clusterSize > probe.length ? await cursor.read(clusterSize - probe.length) : new Uint8Array(0);
@@ -128,7 +128,7 @@ class StreamingReader {
       claimed = true;
       const from = Math.max(start, this.l1Start) - start;
       const to = Math.min(end, this.l1End) - start;
-      this.l1Parts.push(bytes.slice(from, to));
+      this.l1Parts.push(copyBytes(bytes, from, to));
       this.l1Received += to - from;
       if (this.l1Received === this.l1End - this.l1Start) await this.onL1(cluster);
     }
@@ -160,7 +160,7 @@ class StreamingReader {
     if (block !== undefined) {
       claimed = true;
       this.refcountStructures.delete(cluster);
-      this.refcountBlocks.set(block, bytes.slice());
+      this.refcountBlocks.set(block, copyBytes(bytes));
     }
 
     // A cluster holding compressed streams may hold the start of one a later table names
@@ -239,7 +239,7 @@ class StreamingReader {
    * is wanted from the input.
    */
   private async onL2(l1Index: number, bytes: Uint8Array, passedBefore: number): Promise<void> {
-    const table = viewOf(bytes.slice());
+    const table = viewOf(copyBytes(bytes));
     this.tables.set(l1Index, table);
     const first = l1Index * this.l2Entries;
     const count = Math.min(this.l2Entries, this.guestCount - first);

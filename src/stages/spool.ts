@@ -4,6 +4,7 @@
  * overflows into a temp file.
  */
 import { LimitError } from '../errors.js';
+import { ownedCopy } from './bytes.js';
 
 export interface Spool {
   /** Bytes written so far. */
@@ -18,10 +19,6 @@ export interface Spool {
 
 export type SpoolFactory = () => Spool | Promise<Spool>;
 
-/** Keeps a chunk by reference only when it owns its whole buffer; a small view of a big buffer is copied. */
-export function ownedCopy(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-}
 
 /** Holds everything in memory, up to `limit` bytes; past that, a LimitError. */
 export class MemorySpool implements Spool {

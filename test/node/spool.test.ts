@@ -2,6 +2,7 @@ import test from 'ava';
 import { readdir } from 'node:fs/promises';
 import { LimitError } from '../../src/errors.js';
 import { MemorySpool } from '../../src/stages/spool.js';
+import { TempFileKeyedStore } from '../../src/node/temp-file-keyed-store.js';
 import { TempFileSpool } from '../../src/node/temp-file-spool.js';
 import { collect, randomBytes, withTempDir } from '../helpers/files.js';
 
@@ -21,14 +22,25 @@ test('the temp-file spool gives back every byte in order across memory and disk,
   });
 });
 
-test('a spool keeps what it was given even if the caller reuses its buffer', async (t) => {
-  const spool = new TempFileSpool({ memoryLimit: 1 << 20 });
-  const buffer = new Uint8Array(1000).fill(1);
-  await spool.write(buffer.subarray(0, 500));
-  buffer.fill(2);
-  const back = await collect(spool.read());
-  t.true(back.every((b) => b === 1));
-  await spool.close();
+test('spools and stores keep what they were given even if the caller reuses its buffer (a Node Buffer too)', async (t) => {
+  await withTempDir(async (dir) => {
+    for (const make of [(n: number) => new Uint8Array(n), (n: number) => Buffer.alloc(n)]) {
+      for (const memoryLimit of [1 << 20, 100]) {
+        const spool = new TempFileSpool({ memoryLimit, tempDir: dir });
+        const store = new TempFileKeyedStore({ memoryLimit, tempDir: dir });
+        const buffer = make(1000).fill(1);
+        await spool.write(buffer.subarray(0, 500));
+        await store.put('k', buffer.subarray(0, 500));
+        buffer.fill(2);
+        const back = await collect(spool.read());
+        t.is(back.length, 500);
+        t.true(back.every((b) => b === 1), `spool, ${buffer.constructor.name}, memory ${memoryLimit}`);
+        t.true((await store.get('k'))!.every((b) => b === 1), `store, ${buffer.constructor.name}, memory ${memoryLimit}`);
+        await spool.close();
+        await store.close();
+      }
+    }
+  });
 });
 
 test('spool limits: memory for the memory spool, disk for the temp-file spool', async (t) => {
