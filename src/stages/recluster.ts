@@ -25,8 +25,10 @@ export function reclusterClusters(clusterSize: number): (source: AsyncIterable<C
         yield from === clusterSize ? record : { kind: 'begin', clusterSize, ...(record.virtualSize !== undefined && { virtualSize: record.virtualSize }) };
         continue;
       }
-      if (from === clusterSize || record.kind === 'zero') {
-        if (record.kind !== 'zero') yield record;
+      if (record.kind === 'zero') continue;
+      if (from === clusterSize) {
+        yield record;
+        if (record.kind === 'end') return;
         continue;
       }
       if (record.kind === 'end') {
