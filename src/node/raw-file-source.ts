@@ -27,7 +27,7 @@ export interface RawFileOptions {
   pool?: BufferPool;
 }
 
-export const DEFAULT_READ_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_READ_SIZE = 1024 * 1024;
 /** Reads in flight at once; page-cache reads scale to about this many. */
 const READ_DEPTH = 3;
 
