@@ -1,12 +1,16 @@
-/** Raw deflate with pako: runs anywhere; about a quarter of native speed. */
+/**
+ * Raw deflate with pako: runs anywhere; about a quarter of native speed. Its default hash
+ * gives the same bytes as node:zlib (Chromium's zlib); `legacyHash` gives canonical zlib's,
+ * the bytes qemu-img -c writes, for images reproducible byte for byte against qemu.
+ */
 import { Deflate, Inflate, Z_FINISH, Z_SYNC_FLUSH } from 'pako';
 import { QEMU_DEFLATE, type ClusterCodec } from './codec.js';
 
-export function pakoDeflate(level: number = QEMU_DEFLATE.level): ClusterCodec {
+export function pakoDeflate(level: number = QEMU_DEFLATE.level, legacyHash = false): ClusterCodec {
   return {
-    name: 'deflate (pako)',
+    name: legacyHash ? 'deflate (pako, canonical zlib hash)' : 'deflate (pako)',
     compress(cluster) {
-      const deflate = new Deflate({ raw: true, level: level as 6, windowBits: QEMU_DEFLATE.windowBits, memLevel: QEMU_DEFLATE.memLevel });
+      const deflate = new Deflate({ raw: true, level: level as 6, windowBits: QEMU_DEFLATE.windowBits, memLevel: QEMU_DEFLATE.memLevel, legacyHash });
       deflate.push(cluster, Z_FINISH);
       if (deflate.err) throw new Error(`deflate failed: ${deflate.msg}`);
       return deflate.result as Uint8Array;

@@ -1,0 +1,83 @@
+/**
+ * Data clusters to compressed clusters, many at once, leaving in guest order. A cluster
+ * whose compressed form is not smaller than cluster_size - 1 bytes stays a data cluster
+ * (as qemu does). Each cluster is compressed on its own with fixed settings, so the output
+ * is the same whatever the number of threads.
+ */
+import type { ClusterCodec } from '../codecs/codec.js';
+import type { ClusterRecord, CompressionAlgorithm } from './clusters.js';
+import { copyBytes } from './bytes.js';
+import { orderedBatches } from './ordered-batches.js';
+
+/** Compresses many clusters at once (in worker threads, or in turn on this one). */
+export interface BatchCompressor {
+  readonly algorithm: CompressionAlgorithm;
+  compress(clusters: Uint8Array[]): Promise<Uint8Array[]>;
+}
+
+/** Compresses on the calling thread with one codec: portable, one core. */
+export function inlineCompressor(codec: ClusterCodec, algorithm: CompressionAlgorithm = 'deflate'): BatchCompressor {
+  return {
+    algorithm,
+    async compress(clusters) {
+      return clusters.map((cluster) => codec.compress(cluster));
+    },
+  };
+}
+
+export interface CompressOptions {
+  compressor: BatchCompressor;
+  /** Bytes of clusters per batch. Default 1 MiB. */
+  batchBytes?: number;
+  /** Batches in flight. Default 4. */
+  inFlight?: number;
+  /**
+   * Called with each input data record's bytes once nothing this stage emits refers to them
+   * any more (clusters that stay uncompressed are then emitted as copies): lets a source
+   * recycle its read buffers.
+   */
+  onReleased?: (bytes: Uint8Array) => void;
+}
+
+type One = { index: number; bytes: Uint8Array; parent: Uint8Array; last: boolean } | { record: ClusterRecord };
+
+/** Splits data runs into single clusters; other records pass as they are. */
+async function* singleClusters(source: AsyncIterable<ClusterRecord>): AsyncGenerator<One> {
+  let clusterSize = 0;
+  for await (const record of source) {
+    if (record.kind === 'begin') clusterSize = record.clusterSize;
+    if (record.kind !== 'data') {
+      yield { record };
+      continue;
+    }
+    for (let at = 0; at < record.bytes.length; at += clusterSize) {
+      const last = at + clusterSize >= record.bytes.length;
+      yield { index: record.index + at / clusterSize, bytes: record.bytes.subarray(at, at + clusterSize), parent: record.bytes, last };
+    }
+  }
+}
+
+export function compressClusters(options: CompressOptions): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord> {
+  const { compressor } = options;
+  return async function* compressor$(source) {
+    const items = orderedBatches<One, Uint8Array>(singleClusters(source), {
+      select: (item) => 'bytes' in item,
+      weight: (item) => ('bytes' in item ? item.bytes.length : 0),
+      batchWeight: options.batchBytes ?? 1024 * 1024,
+      inFlight: options.inFlight ?? 4,
+      work: (batch) => compressor.compress(batch.map((item) => (item as { bytes: Uint8Array }).bytes)),
+    });
+    for await (const [item, compressed] of items) {
+      if ('record' in item) {
+        const record = item.record;
+        // Compression changes which clusters are data and which compressed: a promised map no longer holds.
+        if (record.kind === 'begin' && record.allocation) yield { kind: 'begin', clusterSize: record.clusterSize, ...(record.virtualSize !== undefined && { virtualSize: record.virtualSize }) };
+        else yield record;
+        continue;
+      }
+      if (compressed && compressed.length < item.bytes.length - 1) yield { kind: 'compressed', index: item.index, bytes: compressed, algorithm: compressor.algorithm };
+      else yield { kind: 'data', index: item.index, bytes: options.onReleased ? copyBytes(item.bytes) : item.bytes };
+      if (item.last) options.onReleased?.(item.parent);
+    }
+  };
+}
