@@ -1,0 +1,23 @@
+/** Messages between the codec pool and its worker threads. */
+export type CodecName = 'zlib' | 'pako' | 'pako-legacy' | 'zstd';
+
+export interface CodecJob {
+  id: number;
+  op: 'compress' | 'decompress';
+  codec: CodecName;
+  level: number;
+  clusterSize: number;
+  /** The pieces, back to back; piece i is input[bounds[i], bounds[i + 1]). */
+  input: ArrayBuffer;
+  bounds: number[];
+}
+
+export interface CodecReply {
+  id: number;
+  /** The job's input buffer, handed back for reuse. */
+  input: ArrayBuffer;
+  output: ArrayBuffer;
+  bounds: number[];
+  /** A message where piece i failed, else null. */
+  errors: Array<string | null>;
+}

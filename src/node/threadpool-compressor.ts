@@ -1,0 +1,75 @@
+/**
+ * Deflate on libuv's thread pool: a few long-lived node:zlib streams, reset between
+ * clusters, each compressing one cluster at a time. No worker isolates and no per-cluster
+ * zlib state, so memory stays flat; node:zlib does the work off the main thread.
+ */
+import { availableParallelism } from 'node:os';
+import { constants, createDeflateRaw, type DeflateRaw } from 'node:zlib';
+import { QEMU_DEFLATE } from '../codecs/codec.js';
+import type { BatchCompressor } from '../stages/compress.js';
+
+class ReusableDeflate {
+  private readonly stream: DeflateRaw;
+  private parts: Buffer[] = [];
+  private failure: Error | undefined;
+
+  constructor(level: number) {
+    // Output chunks big enough for any cluster's stream: one Buffer per cluster, never a concat.
+    this.stream = createDeflateRaw({ level, windowBits: QEMU_DEFLATE.windowBits, memLevel: QEMU_DEFLATE.memLevel, chunkSize: 2 * 1024 * 1024 + 1024 });
+    this.stream.on('data', (chunk: Buffer) => this.parts.push(chunk));
+    this.stream.on('error', (error) => (this.failure = error));
+  }
+
+  compress(cluster: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      this.stream.write(cluster);
+      this.stream.flush(constants.Z_FINISH, () => {
+        const parts = this.parts;
+        this.parts = [];
+        this.stream.reset();
+        if (this.failure) reject(this.failure);
+        else resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      });
+    });
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+export interface ThreadpoolCompressor extends BatchCompressor {
+  close(): void;
+}
+
+/** `streams` clusters compress at once (default: twice the cores, so the pool stays busy). */
+export function threadpoolCompressor(options: { level?: number; streams?: number } = {}): ThreadpoolCompressor {
+  const count = options.streams ?? 2 * availableParallelism();
+  const idle = Array.from({ length: count }, () => new ReusableDeflate(options.level ?? QEMU_DEFLATE.level));
+  const all = [...idle];
+  const waiting: Array<(stream: ReusableDeflate) => void> = [];
+  const acquire = (): Promise<ReusableDeflate> => {
+    const stream = idle.pop();
+    return stream ? Promise.resolve(stream) : new Promise((resolve) => waiting.push(resolve));
+  };
+  const release = (stream: ReusableDeflate): void => {
+    const next = waiting.shift();
+    if (next) next(stream);
+    else idle.push(stream);
+  };
+  return {
+    algorithm: 'deflate',
+    compress: (clusters) =>
+      Promise.all(
+        clusters.map(async (cluster) => {
+          const stream = await acquire();
+          try {
+            return await stream.compress(cluster);
+          } finally {
+            release(stream);
+          }
+        }),
+      ),
+    close: () => all.forEach((stream) => stream.close()),
+  };
+}
