@@ -1,4 +1,5 @@
 /** `qcow2-stream convert`: raw or qcow2 in, raw or qcow2 out, from a path or stdin to a path or stdout. */
+import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { OptionError } from '../errors.js';
 import { BufferPool } from '../node/buffer-pool.js';
@@ -13,7 +14,7 @@ import { CREATE_OPTION_HELP, parseCreateOptions } from './image-options.js';
 import { parseSize } from './sizes.js';
 import { warn } from './warn.js';
 
-export const CONVERT_HELP = `Usage: qcow2-stream convert [-f raw|qcow2] -O qcow2|raw [-o OPTIONS] [-B PATH] SRC DST
+export const CONVERT_HELP = `Usage: qcow2-stream convert [-f raw|qcow2] -O qcow2|raw [-c] [-o OPTIONS] [-B PATH] SRC DST
 
 Converts a disk image, reading and writing strictly in order: raw to qcow2, qcow2 to
 raw, qcow2 to qcow2 (to change version, cluster size or refcount width).
@@ -21,6 +22,8 @@ SRC and DST are paths, or - for stdin and stdout.
 
   -f FORMAT              source format, raw or qcow2 (default: probed from its first bytes)
   -O FORMAT              output format, qcow2 or raw
+  -c                     compress the qcow2 output: raw deflate as qemu writes it, on
+                         every core; clusters that do not shrink are stored as they are
   -o OPTIONS             comma-separated qcow2 output options, as qemu-img spells them:
 ${CREATE_OPTION_HELP}
   -B, --backing PATH     the backing image of a qcow2 SRC (raw or qcow2, its own backing
@@ -30,6 +33,13 @@ ${CREATE_OPTION_HELP}
                          the input (default: the input length rounded up to 512)
   --sequential           read a qcow2 SRC strictly forward even when it is a regular file
                          (as from a pipe) instead of with random access
+  --threads N            threads that compress and inflate (default: one per core)
+  --codec NAME           deflate implementation for -c: zlib (node:zlib, default), pako
+                         (portable JavaScript, same bytes as zlib) or pako-legacy
+                         (canonical zlib hashing: the same bytes qemu-img -c writes)
+  --compress-twice       with -c and a regular file SRC: compress once to learn the
+                         layout and again to write it, spooling nothing (twice the CPU;
+                         by default compressed clusters wait in the spool)
   --spool-memory SIZE    memory for data waiting its turn (default 64M); beyond it, a
                          temp file
   --tmpdir DIR           where that temp file goes (default: the OS temp directory;
@@ -55,6 +65,10 @@ export const CONVERT_OPTIONS = {
   backing: { type: 'string', short: 'B' },
   size: { type: 'string' },
   sequential: { type: 'boolean' },
+  c: { type: 'boolean' },
+  threads: { type: 'string' },
+  codec: { type: 'string' },
+  'compress-twice': { type: 'boolean' },
   'spool-memory': { type: 'string' },
   tmpdir: { type: 'string' },
   sync: { type: 'boolean' },
@@ -65,6 +79,25 @@ export const CONVERT_OPTIONS = {
 function formatOption(value: string | undefined, option: string): ImageFormat | undefined {
   if (value === undefined || value === 'raw' || value === 'qcow2') return value;
   throw new OptionError(option, `'${value}' is not a supported format (raw, qcow2)`);
+}
+
+function positiveInteger(text: string, option: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1) throw new OptionError(option, `'${text}' is not a positive whole number`);
+  return value;
+}
+
+function codecOption(text: string): 'zlib' | 'pako' | 'pako-legacy' {
+  if (text === 'zlib' || text === 'pako' || text === 'pako-legacy') return text;
+  throw new OptionError('--codec', `'${text}' is not zlib, pako or pako-legacy`);
+}
+
+async function isRegularFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 export async function convertCommand(argv: string[]): Promise<void> {
@@ -81,13 +114,24 @@ export async function convertCommand(argv: string[]): Promise<void> {
   if (outputFormat === 'raw' && values.o !== undefined) throw new OptionError('-o', 'image options only apply to -O qcow2');
 
   const create = parseCreateOptions(values.o ?? []);
+  if (values.c && outputFormat !== 'qcow2') throw new OptionError('-c', 'compression only applies to -O qcow2');
+  const compression = {
+    compress: values.c ?? false,
+    compressTwice: values['compress-twice'] ?? false,
+    ...(values.threads !== undefined && { threads: positiveInteger(values.threads, '--threads') }),
+    ...(values.codec !== undefined && { deflate: codecOption(values.codec) }),
+    ...(create.compressionLevel !== undefined && { level: create.compressionLevel }),
+  };
+  if (compression.compressTwice && (source === '-' || !(await isRegularFile(source)))) {
+    throw new OptionError('--compress-twice', 'needs SRC to be a regular file (it is read twice)');
+  }
   const statedSize = values.size !== undefined ? parseSize(values.size, '--size') : create.size;
   const spool = {
     ...(values['spool-memory'] !== undefined && { memoryLimit: parseSize(values['spool-memory'], '--spool-memory') }),
     ...(values.tmpdir !== undefined && { tempDir: values.tmpdir }),
   };
   const pool = new BufferPool(DEFAULT_READ_SIZE);
-  const { records } = await openSource(source === '-' ? stdinChunks() : source, {
+  const { records, reopen } = await openSource(source === '-' ? stdinChunks() : source, {
     ...spool,
     ...(sourceFormat && { format: sourceFormat }),
     clusterSize: create.clusterSize,
@@ -100,12 +144,12 @@ export async function convertCommand(argv: string[]): Promise<void> {
   const sink = { sync: values.sync ?? false, pool };
 
   if (outputFormat === 'qcow2') {
-    const bytes = toQcow2(records, { ...spool, compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits });
+    const bytes = toQcow2(records, { ...spool, ...compression, pool, compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits }, reopen);
     if (destination === '-') await writeStdout(bytes, pool);
     else await writeFileAtomically(destination, bytes, sink);
     return;
   }
-  const raw = toRawClusters(records);
+  const raw = toRawClusters(records, compression);
   if (destination === '-') await writeStdout(writeRaw()(raw));
   else await writeRawFile(destination, raw, sink);
 }

@@ -10,12 +10,16 @@ export interface CreateOptions {
   refcountBits: number;
   /** `-o size=...`, the same as --size. */
   size?: number;
+  /** `-o compression_level=N`, deflate level 1..9 for -c. */
+  compressionLevel?: number;
 }
 
 export const CREATE_OPTION_HELP = `  compat=1.1|0.10        qcow2 version 3 (default) or version 2 for old consumers
   cluster_size=SIZE      512 to 2M, a power of two (default 64k)
   refcount_bits=N        1, 2, 4, 8, 16 (default), 32 or 64; 16 only with compat=0.10
-  size=SIZE              virtual size (same as --size)`;
+  size=SIZE              virtual size (same as --size)
+  compression_type=zlib  deflate, the only type written (zstd images are read)
+  compression_level=N    deflate level 1..9 for -c (default 6, as qemu)`;
 
 export function parseCreateOptions(lists: readonly string[]): CreateOptions {
   const options: CreateOptions = { compat: DEFAULT_COMPAT, clusterSize: DEFAULT_CLUSTER_SIZE, refcountBits: DEFAULT_REFCOUNT_BITS };
@@ -43,8 +47,17 @@ export function parseCreateOptions(lists: readonly string[]): CreateOptions {
         case 'size':
           options.size = parseSize(value, '-o size');
           break;
+        case 'compression_type':
+          if (value !== 'zlib' && value !== 'deflate') throw new OptionError('-o compression_type', `'${value}' cannot be written (only zlib; zstd images can be read)`);
+          break;
+        case 'compression_level': {
+          const level = Number(value);
+          if (!/^\d+$/.test(value) || level < 1 || level > 9) throw new OptionError('-o compression_level', `'${value}' is not a level from 1 to 9`);
+          options.compressionLevel = level;
+          break;
+        }
         default:
-          throw new OptionError(`-o ${key}`, 'unknown option (known: compat, cluster_size, refcount_bits, size)');
+          throw new OptionError(`-o ${key}`, 'unknown option (known: compat, cluster_size, refcount_bits, size, compression_type, compression_level)');
       }
     }
   }

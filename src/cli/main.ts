@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The qcow2-stream command line: a thin layer over the library. */
 import { unlinkSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Qcow2StreamError } from '../errors.js';
 import { removeTempFilesSync } from '../node/file-sink.js';
@@ -50,6 +51,10 @@ function cleanUpOnSignal(signal: NodeJS.Signals): void {
     process.kill(process.pid, signal);
   });
 }
+
+// Deflate shares libuv's thread pool with file I/O: give it a thread or two beyond the cores.
+// Read when the pool first starts, which is after this line.
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2));
 
 async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
