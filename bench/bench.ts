@@ -57,16 +57,53 @@ function rawToQcow2Contests(dir: string, inputs: Array<[string, string]>): Conte
 }
 
 function qcow2ToRawContests(dir: string, images: Array<[string, string]>): Contest[] {
-  return images.map(([name, image]) => {
-    const slug = name.replace(/\W+/g, "-");
+  return images.flatMap(([name, image]) => {
+    const slug = name.replace(/\W+/g, '-');
     const ours = join(dir, `${slug}.ours.raw`);
     const qemu = join(dir, `${slug}.qemu.raw`);
-    return {
-      name: `qcow2→raw ${name}: ours from a pipe, qemu-img from the file`,
-      ours: { label: 'cat IN | qcow2-stream convert -f qcow2 -O raw - OUT', command: process.execPath, args: [CLI, 'convert', '-f', 'qcow2', '-O', 'raw', '-', ours], output: ours, pipeFrom: image },
-      qemu: { label: 'qemu-img convert -f qcow2 -O raw IN OUT', command: 'qemu-img', args: ['convert', '-f', 'qcow2', '-O', 'raw', image, qemu], output: qemu },
-    };
+    const qemuSide: Contestant = { label: 'qemu-img convert -f qcow2 -O raw IN OUT', command: 'qemu-img', args: ['convert', '-f', 'qcow2', '-O', 'raw', image, qemu], output: qemu };
+    return [
+      {
+        name: `qcow2→raw ${name}: ours from a pipe, qemu-img from the file`,
+        ours: { label: 'cat IN | qcow2-stream convert -f qcow2 -O raw - OUT', command: process.execPath, args: [CLI, 'convert', '-f', 'qcow2', '-O', 'raw', '-', ours], output: ours, pipeFrom: image },
+        qemu: qemuSide,
+      },
+      {
+        name: `qcow2→raw ${name}: both from the file`,
+        ours: { label: 'qcow2-stream convert -f qcow2 -O raw IN OUT', command: process.execPath, args: [CLI, 'convert', '-f', 'qcow2', '-O', 'raw', image, ours], output: ours },
+        qemu: qemuSide,
+      },
+    ];
   });
+}
+
+function compressedContests(dir: string, inputs: Array<[string, string]>): Contest[] {
+  const contests: Contest[] = [];
+  for (const [name, input] of inputs) {
+    const ours = join(dir, `${name}.ours-c.qcow2`);
+    const qemu = join(dir, `${name}.qemu-c.qcow2`);
+    const oursSide: Contestant = { label: 'qcow2-stream convert -c -O qcow2 IN OUT', command: process.execPath, args: [CLI, 'convert', '-c', '-O', 'qcow2', '--tmpdir', dir, input, ours], output: ours };
+    contests.push(
+      {
+        name: `raw→compressed qcow2 ${name} vs qemu-img -c (defaults)`,
+        ours: oursSide,
+        qemu: { label: 'qemu-img convert -c -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-c', '-O', 'qcow2', input, qemu], output: qemu },
+      },
+      {
+        name: `raw→compressed qcow2 ${name} vs qemu-img -c -m 16 -W`,
+        ours: oursSide,
+        qemu: { label: 'qemu-img convert -c -m 16 -W -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-c', '-m', '16', '-W', '-O', 'qcow2', input, qemu], output: qemu },
+      },
+    );
+    if (name === 'ext4') {
+      contests.push({
+        name: `raw→compressed qcow2 ${name}, ours compressing twice (no spool) vs qemu-img -c -m 16 -W`,
+        ours: { label: 'qcow2-stream convert -c --compress-twice -O qcow2 IN OUT', command: process.execPath, args: [CLI, 'convert', '-c', '--compress-twice', '-O', 'qcow2', input, ours], output: ours },
+        qemu: { label: 'qemu-img convert -c -m 16 -W -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-c', '-m', '16', '-W', '-O', 'qcow2', input, qemu], output: qemu },
+      });
+    }
+  }
+  return contests;
 }
 
 function mib(bytes: number): string {
@@ -120,7 +157,7 @@ const qcow2Images: Array<[string, string]> = [
   ['ext4 (qemu-img convert)', await qemuQcow2(dir, inputs[0]![1], 'ext4', false)],
   ['ext4 (qemu-img convert -c)', await qemuQcow2(dir, inputs[0]![1], 'ext4', true)],
 ];
-for (const contest of [...rawToQcow2Contests(dir, inputs), ...qcow2ToRawContests(dir, qcow2Images)]) {
+for (const contest of [...rawToQcow2Contests(dir, inputs), ...qcow2ToRawContests(dir, qcow2Images), ...compressedContests(dir, inputs)]) {
   if (values.only && !contest.name.includes(values.only)) continue;
   await runContest(contest, runs);
 }

@@ -71,5 +71,6 @@ export { TempFileKeyedStore, tempFileKeyedStore } from './node/temp-file-keyed-s
 export { RawFileImage } from './node/raw-file-image.js';
 export { nodeCodecs } from './node/codecs.js';
 export { CodecPool, type CodecPoolOptions } from './node/codec-pool.js';
+export { threadpoolCompressor, type ThreadpoolCompressor } from './node/threadpool-compressor.js';
 export { probeFormat, probeStream, type ImageFormat } from './node/probe.js';
 export { imageInfo, formatInfo, type ImageInfo } from './node/image-info.js';

@@ -113,44 +113,36 @@ function* encodeL1Table(layout: Qcow2Layout, map: AllocationMap): Generator<Uint
   }
 }
 
-/** Every allocated guest cluster with its absolute host offset; `length` is 0 for plain clusters. */
-function* mappedClusters(layout: Qcow2Layout, map: AllocationMap): Generator<{ guest: number; host: number; length: number }> {
-  const entry = { guest: 0, host: 0, length: 0 };
-  for (const placement of placeData(map, layout.clusterSize, maxRefcount(layout.refcountOrder))) {
-    if (placement.kind === 'compressed') {
-      entry.guest = placement.index;
-      entry.host = layout.dataOffset + placement.at;
-      entry.length = placement.length;
-      yield entry;
-      continue;
-    }
-    entry.length = 0;
-    for (let k = 0; k < placement.count; k++) {
-      entry.guest = placement.start + k;
-      entry.host = layout.dataOffset + placement.at + k * layout.clusterSize;
-      yield entry;
-    }
-  }
-}
-
+/**
+ * L2 tables in L1 order. Placements come in host order, which is guest order but for a
+ * short window (data-placement.ts), so a table is finished, and given out, once every guest
+ * cluster it maps is settled.
+ */
 function* encodeL2Tables(layout: Qcow2Layout, map: AllocationMap): Generator<Uint8Array> {
   const perTable = map.l2Entries;
-  let tableL1Index = -1;
-  let table: Uint8Array | undefined;
-  let view: DataView = new DataView(new ArrayBuffer(0));
-  for (const { guest, host, length } of mappedClusters(layout, map)) {
+  const open = new Map<number, Uint8Array>();
+  const write = (guest: number, host: number, length: number) => {
     const l1Index = Math.floor(guest / perTable);
-    if (l1Index !== tableL1Index) {
-      if (table) yield table;
-      table = new Uint8Array(layout.clusterSize);
-      view = viewOf(table);
-      tableL1Index = l1Index;
-    }
+    let table = open.get(l1Index);
+    if (!table) open.set(l1Index, (table = new Uint8Array(layout.clusterSize)));
+    const view = viewOf(table);
     const at = (guest % perTable) * L2_ENTRY_SIZE;
     if (length === 0) writeL2Entry(view, at, host, true);
     else writeCompressedL2Entry(view, at, host, length, layout.clusterBits);
+  };
+  function* finished(settledBefore: number): Generator<Uint8Array> {
+    for (const l1Index of [...open.keys()].sort((a, b) => a - b)) {
+      if ((l1Index + 1) * perTable > settledBefore) break;
+      yield open.get(l1Index)!;
+      open.delete(l1Index);
+    }
   }
-  if (table) yield table;
+  for (const placement of placeData(map, layout.clusterSize, maxRefcount(layout.refcountOrder))) {
+    if (placement.kind === 'compressed') write(placement.index, layout.dataOffset + placement.at, placement.length);
+    else for (let k = 0; k < placement.count; k++) write(placement.start + k, layout.dataOffset + placement.at + k * layout.clusterSize, 0);
+    yield* finished(placement.settledBefore);
+  }
+  yield* finished(Infinity);
 }
 
 /** Every metadata cluster from byte 0 up to the data region, in file order. */

@@ -7,6 +7,7 @@
 import { InputError } from '../errors.js';
 import type { AllocationMap } from '../format/allocation-map.js';
 import { placeData } from '../format/data-placement.js';
+import { RUN_DATA } from '../format/allocation-map.js';
 import type { Qcow2Layout } from '../format/layout.js';
 import { maxRefcount } from '../format/refcount-block.js';
 import { ByteCursor } from './byte-cursor.js';
@@ -42,8 +43,62 @@ class AdjacentViews {
   }
 }
 
+/**
+ * The payload, cut into one piece per guest cluster in guest order, handed out in the order
+ * the placement asks for: a piece asked for later than it arrives (a plain cluster held
+ * back, see data-placement.ts) waits in a small stash.
+ */
+class GuestPayload {
+  private readonly cursor: ByteCursor;
+  private readonly items: Generator<{ guest: number; length: number }>;
+  private readonly stash = new Map<number, Uint8Array[]>();
+
+  constructor(map: AllocationMap, clusterSize: number, payload: AsyncIterable<Uint8Array>) {
+    this.cursor = new ByteCursor(payload);
+    this.items = (function* () {
+      for (const run of map.runs()) {
+        for (let k = 0; k < run.count; k++) {
+          yield { guest: run.start + k, length: run.kind === RUN_DATA ? clusterSize : map.compressedLength(run.lengthsAt + k) };
+        }
+      }
+    })();
+  }
+
+  async *take(guest: number): AsyncGenerator<Uint8Array> {
+    const stashed = this.stash.get(guest);
+    if (stashed) {
+      this.stash.delete(guest);
+      yield* stashed;
+      return;
+    }
+    for (;;) {
+      const item = this.items.next();
+      if (item.done) throw new InputError(`no cluster data for guest cluster ${guest}`);
+      const pieces = this.cursor.take(item.value.length);
+      if (item.value.guest === guest) {
+        const missing = yield* pieces;
+        if (missing > 0) throw new InputError(`cluster data ended ${missing} bytes early`);
+        return;
+      }
+      const kept: Uint8Array[] = [];
+      let step = await pieces.next();
+      for (; !step.done; step = await pieces.next()) kept.push(step.value);
+      if (step.value > 0) throw new InputError(`cluster data ended ${step.value} bytes early`);
+      this.stash.set(item.value.guest, kept);
+    }
+  }
+
+  async atEnd(): Promise<boolean> {
+    return this.stash.size === 0 && this.items.next().done === true && (await this.cursor.atEnd());
+  }
+
+  close(): Promise<void> {
+    return this.cursor.close();
+  }
+}
+
 export async function* emitDataRegion(layout: Qcow2Layout, map: AllocationMap, payload: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const cursor = new ByteCursor(payload);
+  const source = new GuestPayload(map, layout.clusterSize, payload);
   const views = new AdjacentViews();
   try {
     let position = 0;
@@ -53,22 +108,21 @@ export async function* emitDataRegion(layout: Qcow2Layout, map: AllocationMap, p
         if (run) yield run;
         yield* zeros(placement.at - position);
       }
-      const length = placement.kind === 'data' ? placement.count * layout.clusterSize : placement.length;
-      const pieces = cursor.take(length);
-      let step = await pieces.next();
-      while (!step.done) {
-        const run = views.add(step.value);
-        if (run) yield run;
-        step = await pieces.next();
+      const guests = placement.kind === 'data' ? placement.count : 1;
+      const first = placement.kind === 'data' ? placement.start : placement.index;
+      for (let k = 0; k < guests; k++) {
+        for await (const piece of source.take(first + k)) {
+          const run = views.add(piece);
+          if (run) yield run;
+        }
       }
-      if (step.value > 0) throw new InputError(`cluster data ended ${step.value} bytes early`);
-      position = placement.at + length;
+      position = placement.at + (placement.kind === 'data' ? placement.count * layout.clusterSize : placement.length);
     }
     const run = views.flush();
     if (run) yield run;
-    if (!(await cursor.atEnd())) throw new InputError('cluster data goes on past the last allocated cluster');
+    if (!(await source.atEnd())) throw new InputError('cluster data goes on past the last allocated cluster');
     yield* zeros(layout.dataClusters * layout.clusterSize - position);
   } finally {
-    await cursor.close();
+    await source.close();
   }
 }
