@@ -164,5 +164,5 @@ export function toQcow2(records: AsyncIterable<ClusterRecord>, options: Qcow2Out
 
 /** A cluster stream with every compressed cluster inflated (on every core), ready for a raw sink. */
 export function toRawClusters(records: AsyncIterable<ClusterRecord>, options: CompressionOptions = {}): AsyncGenerator<ClusterRecord> {
-  return withPool(options, (pool) => decompressClusters({ decompressor: pool.decompressor(), inFlight: 2 * pool.threads })(records));
+  return withPool(options, (pool) => decompressClusters({ decompressor: pool.decompressor(), inFlight: 3 * pool.threads })(records));
 }

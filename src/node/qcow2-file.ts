@@ -39,6 +39,8 @@ const TABLE_CACHE = 64;
 
 type Job =
   | { kind: 'run'; guest: number; count: number; hostOffset: number }
+  /** Compressed streams lying one after another: read at once, [from, to). */
+  | { kind: 'streams'; guests: number[]; starts: number[]; lengths: number[]; from: number; to: number }
   | { kind: 'one'; guest: number; mapping: ClusterMapping }
   | { kind: 'absent'; from: number; to: number };
 
@@ -155,6 +157,7 @@ export class Qcow2File implements GuestImage {
         continue;
       }
       let run: Extract<Job, { kind: 'run' }> | undefined;
+      let streams: Extract<Job, { kind: 'streams' }> | undefined;
       for (let guest = first; guest < last; guest++) {
         const mapping = this.mappingIn(table, guest);
         const whole = mapping.kind === 'data' && mapping.allocated === undefined;
@@ -162,12 +165,27 @@ export class Qcow2File implements GuestImage {
           run.count++;
           continue;
         }
+        if (mapping.kind === 'compressed') {
+          const end = mapping.hostOffset + mapping.length;
+          // The next stream usually starts inside the last sector of the one before it.
+          if (streams && mapping.hostOffset >= streams.starts.at(-1)! && mapping.hostOffset <= streams.to && end - streams.from <= RUN_BYTES) {
+            streams.guests.push(guest);
+            streams.starts.push(mapping.hostOffset);
+            streams.lengths.push(mapping.length);
+            streams.to = Math.max(streams.to, end);
+            continue;
+          }
+        }
         if (run) yield run;
+        if (streams) yield streams;
         run = undefined;
+        streams = undefined;
         if (whole) run = { kind: 'run', guest, count: 1, hostOffset: mapping.hostOffset };
+        else if (mapping.kind === 'compressed') streams = { kind: 'streams', guests: [guest], starts: [mapping.hostOffset], lengths: [mapping.length], from: mapping.hostOffset, to: mapping.hostOffset + mapping.length };
         else if (mapping.kind !== 'zero' && (mapping.kind !== 'absent' || this.context.backing)) yield { kind: 'one', guest, mapping };
       }
       if (run) yield run;
+      if (streams) yield streams;
     }
   }
 
@@ -176,6 +194,11 @@ export class Qcow2File implements GuestImage {
     if (job.kind === 'run') {
       const bytes = Buffer.allocUnsafe(job.count * this.clusterSize);
       await this.read0(bytes, bytes.length, job.hostOffset);
+      return { job, bytes };
+    }
+    if (job.kind === 'streams') {
+      const bytes = Buffer.alloc(job.to - job.from); // zeros past the end of the file for a compressed tail
+      await this.read0(bytes, Math.min(job.to, this.fileSize) - job.from, job.from);
       return { job, bytes };
     }
     if (job.kind === 'one' && needsHostBytes(job.mapping)) {
@@ -198,6 +221,11 @@ export class Qcow2File implements GuestImage {
           const host = bytes!.subarray(k * this.clusterSize, (k + 1) * this.clusterSize);
           const record = await recordFor({ kind: 'data', hostOffset: job.hostOffset + k * this.clusterSize }, job.guest + k, host, this.context);
           if (record) yield record;
+        }
+      } else if (job.kind === 'streams') {
+        for (const [i, guest] of job.guests.entries()) {
+          const from = job.starts[i]! - job.from;
+          yield { kind: 'compressed', index: guest, bytes: bytes!.subarray(from, from + job.lengths[i]!), algorithm: this.head.compression };
         }
       } else if (job.kind === 'one') {
         const record = await recordFor(job.mapping, job.guest, bytes, this.context);

@@ -72,7 +72,7 @@ export function decompressClusters(options: DecompressOptions = {}): (source: As
     const items = orderedBatches<ClusterRecord, Uint8Array | Error>(source, {
       select: (record) => record.kind === 'compressed',
       weight: (record) => (record.kind === 'compressed' ? record.bytes.length : 0),
-      batchWeight: options.batchBytes ?? 256 * 1024,
+      batchWeight: options.batchBytes ?? 512 * 1024,
       inFlight: options.inFlight ?? 4,
       work: (batch) => decompressor.decompress(batch as CompressedCluster[], clusterSize),
     });
