@@ -17,7 +17,7 @@ Commands:
   info       show what an image is (see qcow2-stream info --help)
 
 Options:
-  -h, --help     show this help
+  -h, --help     show this help (qcow2-stream help COMMAND: that command's)
   --version      print the version
 
 Exit status: 0 on success, 1 on error, 2 on a usage error.`;
@@ -59,6 +59,11 @@ process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2
 async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const [command, ...rest] = argv;
+  const topic = command === 'help' && rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+  if (topic) {
+    process.stdout.write(`${topic.help}\n`);
+    return 0;
+  }
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
     process.stdout.write(`${HELP}\n`);
     return command === undefined ? 2 : 0;

@@ -149,6 +149,13 @@ test('--help documents every option convert accepts', async (t) => {
   for (const key of ['compat', 'cluster_size', 'refcount_bits', 'size']) t.true(CONVERT_HELP.includes(`${key}=`), `-o ${key} is not in --help`);
 });
 
+test('help COMMAND prints that command\'s help; an unknown command is a usage error', async (t) => {
+  t.is((await runCli(['help', 'convert'])).stdout.toString().trim(), CONVERT_HELP);
+  const unknown = await runCli(['frobnicate']);
+  t.is(unknown.code, 2);
+  t.true(isOneLineError(unknown.stderr), unknown.stderr);
+});
+
 test('--version prints the package version', async (t) => {
   const result = await runCli(['--version']);
   const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
