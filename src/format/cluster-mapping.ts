@@ -41,7 +41,11 @@ export function clusterMapping(table: DataView, index: number, head: ImageHead, 
       if (entry.hostOffset % head.clusterSize !== 0) throw new FormatError(`L2 entry for guest cluster ${guest}`, `host offset ${entry.hostOffset} is not cluster aligned`);
       return { kind: 'data', hostOffset: entry.hostOffset };
     }
-    if (entry.kind === 'zero') return { kind: 'zero' };
+    if (entry.kind === 'zero') {
+      // A preallocated zero cluster still names a host cluster, which must be aligned.
+      if (entry.hostOffset % head.clusterSize !== 0) throw new FormatError(`L2 entry for guest cluster ${guest}`, `host offset ${entry.hostOffset} is not cluster aligned`);
+      return { kind: 'zero' };
+    }
     if (entry.kind === 'compressed') return { kind: 'compressed', hostOffset: entry.hostOffset, length: entry.length };
     return { kind: 'absent' };
   }

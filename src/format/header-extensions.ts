@@ -2,7 +2,8 @@
  * Header extensions: after the header, inside cluster 0. Each is type u32, length u32,
  * data, zero padding to a multiple of 8; type 0 ends the list.
  */
-import { FormatError } from '../errors.js';
+import { FormatError, LimitError } from '../errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import {
   AUTOCLEAR_BITMAPS,
   AUTOCLEAR_DATA_FILE_RAW,
@@ -75,7 +76,7 @@ export function encodeExtensions(extensions: readonly HeaderExtension[]): Uint8A
  * Decodes the extensions in `bytes[start, end)`; `end` is where cluster 0 ends, or where the
  * backing file name starts. Stops at the end marker. An extension running past `end` is damage.
  */
-export function decodeExtensions(bytes: Uint8Array, start: number, end: number): HeaderExtension[] {
+export function decodeExtensions(bytes: Uint8Array, start: number, end: number, limits: Limits = DEFAULT_LIMITS): HeaderExtension[] {
   if (end > bytes.length) throw new FormatError('header extension', `needs ${end} bytes of cluster 0, input has ${bytes.length}`);
   const view = viewOf(bytes);
   const extensions: HeaderExtension[] = [];
@@ -84,10 +85,13 @@ export function decodeExtensions(bytes: Uint8Array, start: number, end: number):
     if (end - at < EXTENSION_HEADER_SIZE) throw new FormatError('header extension', 'runs past the end of cluster 0', at);
     const type = view.getUint32(at);
     const length = view.getUint32(at + 4);
-    if (type === EXT_END) break;
+    // qemu checks the length before it looks at the type, the end marker's too.
     if (length > end - at - EXTENSION_HEADER_SIZE) {
       throw new FormatError('header extension', `type 0x${type.toString(16).padStart(8, '0')} of ${length} bytes runs past the end of cluster 0`, at);
     }
+    if (type === EXT_END) break;
+    if (length > limits.maxHeaderExtensionBytes) throw new LimitError('header extension', `type 0x${type.toString(16).padStart(8, '0')} is ${length} bytes, over the ${limits.maxHeaderExtensionBytes}-byte limit`);
+    if (extensions.length >= limits.maxHeaderExtensions) throw new LimitError('header extension', `more than ${limits.maxHeaderExtensions} header extensions`);
     extensions.push({ type, data: bytes.subarray(at + EXTENSION_HEADER_SIZE, at + EXTENSION_HEADER_SIZE + length) });
     at += EXTENSION_HEADER_SIZE + roundUp(length, 8);
   }

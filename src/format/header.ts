@@ -21,13 +21,12 @@ import {
   L1_ENTRY_SIZE,
   MAX_BACKING_FILE_NAME,
   MAX_CLUSTER_BITS,
-  MAX_L1_TABLE_BYTES,
   MAX_REFCOUNT_ORDER,
-  MAX_REFCOUNT_TABLE_BYTES,
   MIN_CLUSTER_BITS,
   QCOW2_MAGIC,
   V2_REFCOUNT_ORDER,
 } from './constants.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { readBits64, readUint64, viewOf, writeBits64, writeUint64 } from './uint64.js';
 
 export interface Qcow2Header {
@@ -73,7 +72,7 @@ function uint64Field(view: DataView, offset: number, field: string): number {
  * (HEADER_PROBE_LENGTH bytes suffice to learn header_length; version 2 needs 72).
  * Checks everything the header alone can say; the caller checks offsets against the input.
  */
-export function decodeHeader(bytes: Uint8Array): Qcow2Header {
+export function decodeHeader(bytes: Uint8Array, limits: Limits = DEFAULT_LIMITS): Qcow2Header {
   if (bytes.length < 8) throw new FormatError('header', `input ends after ${bytes.length} bytes, before the qcow2 header`);
   const view = viewOf(bytes);
   if (view.getUint32(0) !== QCOW2_MAGIC) throw new FormatError('magic', 'not a qcow2 image (no QFI\\xfb magic)', 0);
@@ -124,12 +123,12 @@ export function decodeHeader(bytes: Uint8Array): Qcow2Header {
       header.compressionType = view.getUint8(104);
     }
   }
-  validateHeader(header);
+  validateHeader(header, limits);
   return header;
 }
 
 /** Checks the relations between header fields; throws a FormatError naming the first bad one. */
-export function validateHeader(header: Qcow2Header): void {
+export function validateHeader(header: Qcow2Header, limits: Limits = DEFAULT_LIMITS): void {
   const clusterSize = 2 ** header.clusterBits;
   if (header.refcountOrder > MAX_REFCOUNT_ORDER) {
     throw new FormatError('refcount_order', `${header.refcountOrder} is outside 0..${MAX_REFCOUNT_ORDER}`, 96);
@@ -151,17 +150,23 @@ export function validateHeader(header: Qcow2Header): void {
   ] as const) {
     if (value % clusterSize !== 0) throw new FormatError(field, `${value} is not aligned to the ${clusterSize}-byte cluster`, at);
   }
-  if (header.l1Size * L1_ENTRY_SIZE > MAX_L1_TABLE_BYTES) {
-    throw new LimitError('l1_size', `l1_size: ${header.l1Size} entries make an L1 table over ${MAX_L1_TABLE_BYTES / 1048576} MiB`);
+  if (header.l1Size * L1_ENTRY_SIZE > limits.maxL1Bytes) {
+    throw new LimitError('l1_size', `l1_size: ${header.l1Size} entries make an L1 table over ${mib(limits.maxL1Bytes)}`);
+  }
+  if (header.size > limits.maxVirtualSize) {
+    throw new LimitError('size', `size: the ${header.size}-byte virtual disk is over the ${limits.maxVirtualSize}-byte limit`);
   }
   const needed = l1EntriesFor(header.size, header.clusterBits, l2EntryBitsFor(header));
   if (header.l1Size < needed) {
     throw new FormatError('l1_size', `${header.l1Size} entries cannot map the ${header.size}-byte virtual size (needs ${needed})`, 36);
   }
-  if (header.refcountTableClusters * clusterSize > MAX_REFCOUNT_TABLE_BYTES) {
-    throw new LimitError('refcount_table_clusters', `refcount_table_clusters: ${header.refcountTableClusters} clusters make a refcount table over ${MAX_REFCOUNT_TABLE_BYTES / 1048576} MiB`);
+  if (header.refcountTableClusters * clusterSize > limits.maxRefcountTableBytes) {
+    throw new LimitError('refcount_table_clusters', `refcount_table_clusters: ${header.refcountTableClusters} clusters make a refcount table over ${mib(limits.maxRefcountTableBytes)}`);
   }
   if (header.refcountTableClusters === 0) throw new FormatError('refcount_table_clusters', 'is 0', 56);
+  if (header.nbSnapshots > limits.maxSnapshots) {
+    throw new LimitError('nb_snapshots', `nb_snapshots: ${header.nbSnapshots} snapshots make a snapshot table too large (at most ${limits.maxSnapshots})`);
+  }
   if (header.backingFileOffset !== 0) {
     if (header.backingFileSize > MAX_BACKING_FILE_NAME) {
       throw new FormatError('backing_file_size', `${header.backingFileSize} is over ${MAX_BACKING_FILE_NAME} bytes`, 16);
@@ -170,6 +175,10 @@ export function validateHeader(header: Qcow2Header): void {
       throw new FormatError('backing_file_offset', 'the backing file name does not lie inside the first cluster', 8);
     }
   }
+}
+
+function mib(bytes: number): string {
+  return `${bytes / 1048576} MiB`;
 }
 
 /** log2 of the number of L2 entries per table: 8-byte entries, or 16-byte with extended L2. */

@@ -4,6 +4,7 @@
  * refused here, by name, before any data is read.
  */
 import { FormatError, UnsupportedError } from '../errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import {
   CRYPT_AES,
   CRYPT_LUKS,
@@ -21,12 +22,16 @@ import {
   INCOMPAT_EXTENDED_L2,
   MIN_EXTENDED_L2_CLUSTER_BITS,
   COMPAT_LAZY_REFCOUNTS,
+  AUTOCLEAR_DATA_FILE_RAW,
+  SECTOR_SIZE,
 } from './constants.js';
 import { decodeHeader, type Qcow2Header } from './header.js';
 import { decodeExtensions, decodeFeatureNameTable, decodeText, type FeatureName } from './header-extensions.js';
 
 export interface ImageHead {
   header: Qcow2Header;
+  /** The size a reader gives: header.size rounded down to whole 512-byte sectors, as qemu does. */
+  virtualSize: number;
   clusterSize: number;
   /** 128-bit L2 entries with 32 subclusters each. */
   extendedL2: boolean;
@@ -66,14 +71,15 @@ function featureName(names: FeatureName[], type: number, n: number): string {
  * file name must lie inside it). Damage throws; features this library cannot read are
  * recorded, and `assertReadable` refuses them.
  */
-export function parseImageHead(cluster0: Uint8Array): ImageHead {
-  const header = decodeHeader(cluster0);
+export function parseImageHead(cluster0: Uint8Array, limits: Limits = DEFAULT_LIMITS): ImageHead {
+  const header = decodeHeader(cluster0, limits);
   const clusterSize = 2 ** header.clusterBits;
   const extensionsEnd = Math.min(header.backingFileOffset !== 0 ? header.backingFileOffset : clusterSize, clusterSize);
-  const extensions = header.headerLength < extensionsEnd ? decodeExtensions(cluster0, header.headerLength, Math.min(extensionsEnd, cluster0.length)) : [];
+  const extensions = header.headerLength < extensionsEnd ? decodeExtensions(cluster0, header.headerLength, Math.min(extensionsEnd, cluster0.length), limits) : [];
 
   const head: ImageHead = {
     header,
+    virtualSize: Math.floor(header.size / SECTOR_SIZE) * SECTOR_SIZE,
     clusterSize,
     extendedL2: header.version === 3 && bit(header.incompatibleFeatures, INCOMPAT_EXTENDED_L2),
     compression: header.compressionType === 1 ? 'zstd' : 'deflate',
@@ -122,6 +128,9 @@ export function parseImageHead(cluster0: Uint8Array): ImageHead {
 
   const unknown = header.incompatibleFeatures & ~KNOWN_INCOMPATIBLE;
   for (let n = 0; n < 64; n++) if (bit(unknown, n)) head.unknownIncompatibleFeatures.push(featureName(head.featureNames, FEATURE_INCOMPATIBLE, n));
+  if (bit(header.autoclearFeatures, AUTOCLEAR_DATA_FILE_RAW) && !head.externalDataFile) {
+    throw new FormatError('autoclear_features', 'the raw external data bit is set but the image has no external data file', 88);
+  }
   if (head.extendedL2 && header.clusterBits < MIN_EXTENDED_L2_CLUSTER_BITS) {
     throw new FormatError('cluster_bits', `extended L2 entries need clusters of at least 16 KiB, not ${clusterSize} bytes`, 20);
   }

@@ -6,11 +6,13 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
+import { resolveLimits, type Limits } from '../limits.js';
 import { clusterMapping, hostBytesNeeded, l2EntriesOf, type ClusterMapping } from '../format/cluster-mapping.js';
 import { L1_ENTRY_SIZE } from '../format/constants.js';
 import { guestClusters } from '../format/geometry.js';
 import { assertReadable, parseImageHead, type ImageHead } from '../format/image-head.js';
 import { readL1Entry } from '../format/l1-entry.js';
+import { SnapshotTableParser } from '../format/snapshot-table.js';
 import { viewOf } from '../format/uint64.js';
 import type { ClusterRecord } from '../stages/clusters.js';
 import { inflateRecord, type Codecs } from '../stages/decompress.js';
@@ -25,6 +27,8 @@ import { readFully } from './positional-io.js';
 
 export interface Qcow2FileOptions {
   openBacking?: BackingOpener;
+  /** Caps on what the image may ask for (see limits.ts). */
+  limits?: Partial<Limits>;
   onWarning?: (message: string) => void;
   onHead?: (head: ImageHead) => void;
   codecs?: Codecs;
@@ -44,6 +48,17 @@ type Job =
   | { kind: 'one'; guest: number; mapping: ClusterMapping }
   | { kind: 'absent'; from: number; to: number };
 
+/** Reads the snapshot table through the check qemu makes when it opens an image (zeros past the end of the file, as qemu reads). */
+async function checkSnapshotTable(fd: number, head: ImageHead): Promise<void> {
+  const table = new SnapshotTableParser(head.header.nbSnapshots);
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let at = head.header.snapshotsOffset; !table.done; at += chunk.length) {
+    chunk.fill(0);
+    await readFully(fd, chunk, chunk.length, at);
+    table.feed(chunk);
+  }
+}
+
 export class Qcow2File implements GuestImage {
   readonly virtualSize: number;
   private readonly clusterSize: number;
@@ -61,7 +76,7 @@ export class Qcow2File implements GuestImage {
     backing: GuestImage | undefined,
     private readonly codecs: Codecs,
   ) {
-    this.virtualSize = head.header.size;
+    this.virtualSize = head.virtualSize;
     this.clusterSize = head.clusterSize;
     this.l2Entries = l2EntriesOf(head);
     this.guestCount = guestClusters(this.virtualSize, this.clusterSize);
@@ -83,7 +98,7 @@ export class Qcow2File implements GuestImage {
       const clusterBits = probe.length >= 24 ? probe.readUInt32BE(20) : 0;
       const cluster0 = Buffer.alloc(Math.min(clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : 512, fileSize));
       await readFully(file.fd, cluster0, cluster0.length, 0);
-      const head = parseImageHead(cluster0);
+      const head = parseImageHead(cluster0, resolveLimits(options.limits));
       options.onHead?.(head);
       assertReadable(head);
       for (const warning of head.warnings) options.onWarning?.(warning);
@@ -92,6 +107,7 @@ export class Qcow2File implements GuestImage {
       if (l1Size > 0 && l1End > fileSize) throw new FormatError('l1_table_offset', `the L1 table (bytes ${l1TableOffset} to ${l1End}) lies past the end of the file (${fileSize} bytes)`, 40);
       const l1 = Buffer.alloc(l1Size * L1_ENTRY_SIZE);
       await readFully(file.fd, l1, l1.length, l1TableOffset);
+      await checkSnapshotTable(file.fd, head);
       if (head.backingFile !== undefined) {
         if (!options.openBacking) throw refuseBacking(head);
         backing = await options.openBacking(head.backingFile, head.backingFormat, 1);

@@ -12,12 +12,14 @@
  * nothing waits: each cluster is emitted as it passes.
  */
 import { FormatError, UnsupportedError } from '../errors.js';
+import { DEFAULT_LIMITS, resolveLimits, type Limits } from '../limits.js';
 import { clusterMapping, hostBytesNeeded, l2EntriesOf, type ClusterMapping } from '../format/cluster-mapping.js';
 import { L1_ENTRY_SIZE } from '../format/constants.js';
 import { guestClusters } from '../format/geometry.js';
 import { assertReadable, parseImageHead, type ImageHead } from '../format/image-head.js';
 import { readL1Entry } from '../format/l1-entry.js';
 import { readRefcount, refcountsPerBlock } from '../format/refcount-block.js';
+import { SnapshotTableParser } from '../format/snapshot-table.js';
 import { viewOf } from '../format/uint64.js';
 import { ByteCursor } from './byte-cursor.js';
 import type { ClusterRecord } from './clusters.js';
@@ -36,6 +38,8 @@ export interface Qcow2ReaderOptions {
   onHead?: (head: ImageHead) => void;
   /** The dirty and corrupt bits, and the like: reading goes on. */
   onWarning?: (message: string) => void;
+  /** Caps on what the image may ask for (see limits.ts); the store brings its own spool caps. */
+  limits?: Partial<Limits>;
 }
 
 /** Bytes read before the cluster size is known: enough for any header, no more than the smallest cluster. */
@@ -54,7 +58,7 @@ export function refuseBacking(head: ImageHead): UnsupportedError {
 }
 
 /** Reads cluster 0: the header says how long a cluster is. */
-export async function readHead(cursor: ByteCursor): Promise<{ head: ImageHead; cluster0: Uint8Array }> {
+export async function readHead(cursor: ByteCursor, limits: Limits = DEFAULT_LIMITS): Promise<{ head: ImageHead; cluster0: Uint8Array }> {
   const probe = copyBytes(await cursor.read(PROBE));
   const clusterBits = probe.length >= 24 ? viewOf(probe).getUint32(20) : 0;
   const clusterSize = clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : PROBE;
@@ -62,7 +66,7 @@ export async function readHead(cursor: ByteCursor): Promise<{ head: ImageHead; c
   const cluster0 = new Uint8Array(probe.length + rest.length);
   cluster0.set(probe);
   cluster0.set(rest, probe.length);
-  return { head: parseImageHead(cluster0), cluster0 };
+  return { head: parseImageHead(cluster0, limits), cluster0 };
 }
 
 class StreamingReader {
@@ -90,6 +94,8 @@ class StreamingReader {
   private readonly refcountBlocks = new Map<number, Uint8Array>();
   /** References from compressed streams seen so far, by host cluster (streams share clusters). */
   private readonly streamReferences = new Map<number, number>();
+  /** The snapshot table, checked as its bytes pass (qemu refuses an image whose table is damaged). */
+  private readonly snapshots: SnapshotTableParser;
   private nextGuest = 0;
 
   constructor(
@@ -100,7 +106,8 @@ class StreamingReader {
   ) {
     this.clusterSize = head.clusterSize;
     this.l2Entries = l2EntriesOf(head);
-    this.guestCount = guestClusters(head.header.size, head.clusterSize);
+    this.guestCount = guestClusters(head.virtualSize, head.clusterSize);
+    this.snapshots = new SnapshotTableParser(head.header.nbSnapshots);
     this.l1Start = head.header.l1TableOffset;
     const firstRefcountCluster = head.header.refcountTableOffset / head.clusterSize;
     this.refcountTable = { first: firstRefcountCluster, end: firstRefcountCluster + head.header.refcountTableClusters };
@@ -109,8 +116,16 @@ class StreamingReader {
     else if (this.l1Start < this.clusterSize) throw new FormatError('l1_table_offset', 'the L1 table overlaps the header cluster', 40);
   }
 
+  /** Every guest cluster emitted and the snapshot table checked: the rest of the input is not needed. */
   get done(): boolean {
-    return this.nextGuest >= this.guestCount;
+    return this.nextGuest >= this.guestCount && this.snapshots.done;
+  }
+
+  /** Passes bytes at host offset `start` to the snapshot table check. */
+  offerSnapshotTable(start: number, bytes: Uint8Array): void {
+    const tableStart = this.head.header.snapshotsOffset;
+    if (this.snapshots.done || start + bytes.length <= tableStart) return;
+    this.snapshots.feed(bytes.subarray(Math.max(0, tableStart - start)));
   }
 
   private get tablesComplete(): boolean {
@@ -168,6 +183,7 @@ class StreamingReader {
     // its refcount says every reference to it has been seen.
     const keep = !claimed || (sharedWithStreams && !this.allReferencesSeen(cluster));
     if (keep && !this.tablesComplete) await this.unknown.put(hostKey(cluster), ownedCopy(bytes));
+    this.offerSnapshotTable(start, bytes);
     if (this.tablesComplete && this.unknown.size > 0) this.unknown.retain(() => false);
     this.intake++;
   }
@@ -359,6 +375,8 @@ class StreamingReader {
   /** At end of input: everything still wanted is truncation, but a compressed stream may end a sector past it. */
   async finish(): Promise<void> {
     const inputEnd = this.intake * this.clusterSize; // an upper bound; the last cluster may be short
+    // qemu reads zeros past the end of the file: so does the snapshot table check.
+    for (const zeros = new Uint8Array(4096); !this.snapshots.done; ) this.snapshots.feed(zeros);
     if (!this.l1) throw new FormatError('l1_table_offset', `the L1 table at byte ${this.l1Start} lies past the end of input`, 40);
     for (const [cluster, l1Indices] of this.pendingTables) {
       throw new FormatError(`L1 entry ${l1Indices[0]}`, `L2 table at byte ${cluster * this.clusterSize} lies past the end of input`);
@@ -386,11 +404,11 @@ class StreamingReader {
 export function readQcow2(options: Qcow2ReaderOptions = {}): (source: AsyncIterable<Uint8Array>) => AsyncGenerator<ClusterRecord> {
   return async function* qcow2Reader(source) {
     const cursor = new ByteCursor(source);
-    const newStore = options.store ?? (() => new MemoryKeyedStore());
+    const newStore = options.store ?? (() => new MemoryKeyedStore(resolveLimits(options.limits).spoolMemory));
     const stores: KeyedStore[] = [];
     let backing: GuestContext['backing'];
     try {
-      const { head } = await readHead(cursor);
+      const { head, cluster0 } = await readHead(cursor, resolveLimits(options.limits));
       options.onHead?.(head);
       assertReadable(head);
       for (const warning of head.warnings) options.onWarning?.(warning);
@@ -401,9 +419,10 @@ export function readQcow2(options: Qcow2ReaderOptions = {}): (source: AsyncItera
       const unknown = newStore();
       const parked = newStore();
       stores.push(unknown, parked);
-      const context: GuestContext = { clusterSize: head.clusterSize, virtualSize: head.header.size, algorithm: head.compression, backing };
+      const context: GuestContext = { clusterSize: head.clusterSize, virtualSize: head.virtualSize, algorithm: head.compression, backing };
       const reader = new StreamingReader(head, context, unknown, parked);
-      yield { kind: 'begin', clusterSize: head.clusterSize, virtualSize: head.header.size };
+      reader.offerSnapshotTable(0, cluster0);
+      yield { kind: 'begin', clusterSize: head.clusterSize, virtualSize: head.virtualSize };
       yield* reader.drain();
       while (!reader.done) {
         const bytes = await cursor.read(head.clusterSize);
@@ -419,7 +438,7 @@ export function readQcow2(options: Qcow2ReaderOptions = {}): (source: AsyncItera
       // The rest (snapshots, bitmaps, leaked clusters) is read and dropped, so a producer
       // upstream of a pipe sees its output consumed rather than a broken pipe.
       await cursor.skipToEnd();
-      yield { kind: 'end', virtualSize: head.header.size };
+      yield { kind: 'end', virtualSize: head.virtualSize };
     } finally {
       await cursor.close();
       for (const store of stores) await store.close();
