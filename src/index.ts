@@ -13,7 +13,8 @@
  *   await pipe(process.stdin, chunkRaw({ clusterSize: 65536 }), writeQcow2({ spool: tempFileSpool() }), sink);
  */
 
-// Errors
+// Errors and limits
+export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.js';
 export { FormatError, InputError, IoError, LimitError, OptionError, Qcow2StreamError, UnsupportedError } from './errors.js';
 
 // Format: on-disk structures, planning and measuring
@@ -66,7 +67,7 @@ export { Qcow2File, type Qcow2FileOptions } from './node/qcow2-file.js';
 export { qcow2Clusters, type Qcow2SourceOptions } from './node/qcow2-source.js';
 export { openSource, toQcow2, toRawClusters, type SourceOptions, type Qcow2OutputOptions, type CompressionOptions, type OpenedSource } from './node/convert.js';
 export { writeRawFile } from './node/raw-file-sink.js';
-export { backingOpener, DEFAULT_BACKING_DEPTH, type BackingOptions } from './node/backing.js';
+export { backingOpener, type BackingOptions } from './node/backing.js';
 export { TempFileKeyedStore, tempFileKeyedStore } from './node/temp-file-keyed-store.js';
 export { RawFileImage } from './node/raw-file-image.js';
 export { nodeCodecs } from './node/codecs.js';

@@ -42,6 +42,8 @@ ${CREATE_OPTION_HELP}
                          by default compressed clusters wait in the spool)
   --spool-memory SIZE    memory for data waiting its turn (default 64M); beyond it, a
                          temp file
+  --spool-disk SIZE      the most that temp file may hold (default: no limit; it grows
+                         only with what is read)
   --tmpdir DIR           where that temp file goes (default: the OS temp directory;
                          it is unlinked at once and never left behind)
   --sync                 fdatasync DST before renaming it into place (durable across a
@@ -70,6 +72,7 @@ export const CONVERT_OPTIONS = {
   codec: { type: 'string' },
   'compress-twice': { type: 'boolean' },
   'spool-memory': { type: 'string' },
+  'spool-disk': { type: 'string' },
   tmpdir: { type: 'string' },
   sync: { type: 'boolean' },
   debug: { type: 'boolean' },
@@ -128,6 +131,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
   const statedSize = values.size !== undefined ? parseSize(values.size, '--size') : create.size;
   const spool = {
     ...(values['spool-memory'] !== undefined && { memoryLimit: parseSize(values['spool-memory'], '--spool-memory') }),
+    ...(values['spool-disk'] !== undefined && { diskLimit: parseSize(values['spool-disk'], '--spool-disk') }),
     ...(values.tmpdir !== undefined && { tempDir: values.tmpdir }),
   };
   const pool = new BufferPool(DEFAULT_READ_SIZE);

@@ -6,27 +6,28 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LimitError, UnsupportedError } from '../errors.js';
+import { resolveLimits, type Limits } from '../limits.js';
 import type { Codecs } from '../stages/decompress.js';
 import type { BackingOpener, GuestImage } from '../stages/guest-image.js';
 import { probeFormat } from './probe.js';
 import { Qcow2File } from './qcow2-file.js';
 import { RawFileImage } from './raw-file-image.js';
 
-/** How deep a chain of backing files may go. */
-export const DEFAULT_BACKING_DEPTH = 16;
-
 export interface BackingOptions {
   /** The path of the first backing image, instead of the name the image gives (-B). */
   path?: string;
   /** Where relative names of the first backing file are resolved: the image's directory. */
   baseDir: string;
+  /** Default: limits.maxBackingDepth. */
   maxDepth?: number;
+  /** Caps for every image of the chain (see limits.ts). */
+  limits?: Partial<Limits>;
   codecs?: Codecs;
   onWarning?: (message: string) => void;
 }
 
 export function backingOpener(options: BackingOptions): BackingOpener {
-  const maxDepth = options.maxDepth ?? DEFAULT_BACKING_DEPTH;
+  const maxDepth = options.maxDepth ?? resolveLimits(options.limits).maxBackingDepth;
   const openAt = (baseDir: string, override: string | undefined): BackingOpener => async (name, format, depth) => {
     if (depth > maxDepth) throw new LimitError('backing chain depth', `the backing chain is deeper than ${maxDepth} images (at '${name}')`);
     if (format !== undefined && format !== 'raw' && format !== 'qcow2') {
@@ -39,6 +40,7 @@ export function backingOpener(options: BackingOptions): BackingOpener {
       openBacking: (childName, childFormat, childDepth) => openAt(dirname(path), undefined)(childName, childFormat, childDepth + depth),
       ...(options.codecs && { codecs: options.codecs }),
       ...(options.onWarning && { onWarning: options.onWarning }),
+      ...(options.limits && { limits: options.limits }),
     });
     return image;
   };

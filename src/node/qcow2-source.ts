@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ImageHead } from '../format/image-head.js';
+import { resolveLimits, type Limits } from '../limits.js';
 import type { ClusterRecord } from '../stages/clusters.js';
 import type { Codecs } from '../stages/decompress.js';
 import type { BackingOpener } from '../stages/guest-image.js';
@@ -26,6 +27,8 @@ export interface Qcow2SourceOptions extends TempFileSpoolOptions {
   onWarning?: (message: string) => void;
   onHead?: (head: ImageHead) => void;
   codecs?: Codecs;
+  /** Caps on what the image may ask for; spoolMemory and spoolDisk size the store (see limits.ts). */
+  limits?: Partial<Limits>;
 }
 
 const STREAM_READ_SIZE = 4 * 1024 * 1024;
@@ -46,6 +49,7 @@ function openerFor(options: Qcow2SourceOptions, imagePath: string | undefined): 
     baseDir: imagePath ? dirname(imagePath) : process.cwd(),
     ...(options.codecs && { codecs: options.codecs }),
     ...(options.onWarning && { onWarning: options.onWarning }),
+    ...(options.limits && { limits: options.limits }),
   });
 }
 
@@ -58,6 +62,7 @@ export async function* qcow2Clusters(source: string | AsyncIterable<Uint8Array>,
       ...(options.onWarning && { onWarning: options.onWarning }),
       ...(options.onHead && { onHead: options.onHead }),
       ...(options.codecs && { codecs: options.codecs }),
+      ...(options.limits && { limits: options.limits }),
     });
     try {
       yield* image.clusters();
@@ -67,8 +72,10 @@ export async function* qcow2Clusters(source: string | AsyncIterable<Uint8Array>,
     return;
   }
   const bytes = path !== undefined ? readableChunks(createReadStream(path, { highWaterMark: STREAM_READ_SIZE }), path) : source as AsyncIterable<Uint8Array>;
+  const limits = resolveLimits(options.limits);
   yield* readQcow2({
-    store: tempFileKeyedStore(options),
+    store: tempFileKeyedStore({ memoryLimit: options.memoryLimit ?? limits.spoolMemory, diskLimit: options.diskLimit ?? limits.spoolDisk, ...(options.tempDir && { tempDir: options.tempDir }) }),
+    ...(options.limits && { limits: options.limits }),
     ...(openBacking && { openBacking }),
     ...(options.onWarning && { onWarning: options.onWarning }),
     ...(options.onHead && { onHead: options.onHead }),

@@ -9,6 +9,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { LimitError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import type { Spool } from '../stages/spool.js';
 import type { BufferPool } from './buffer-pool.js';
 import { ioError } from './io-error.js';
@@ -27,14 +28,14 @@ export interface TempFileSpoolOptions {
   pool?: BufferPool;
 }
 
-export const DEFAULT_SPOOL_MEMORY = 64 * 1024 * 1024;
+export const DEFAULT_SPOOL_MEMORY = DEFAULT_LIMITS.spoolMemory;
 
 /** The options with their defaults filled in. */
 export function resolveSpoolOptions(options: TempFileSpoolOptions): Required<Omit<TempFileSpoolOptions, 'pool'>> {
   return {
     memoryLimit: options.memoryLimit ?? DEFAULT_SPOOL_MEMORY,
     tempDir: options.tempDir ?? tmpdir(),
-    diskLimit: options.diskLimit ?? Infinity,
+    diskLimit: options.diskLimit ?? DEFAULT_LIMITS.spoolDisk,
   };
 }
 const READ_BACK_CHUNK = 1024 * 1024;
