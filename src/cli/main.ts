@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Qcow2StreamError } from '../errors.js';
 import { removeTempFilesSync } from '../node/file-sink.js';
 import { CONVERT_HELP, convertCommand } from './convert-command.js';
+import { CHECK_HELP, checkCommand } from './check-command.js';
 import { INFO_HELP, infoCommand } from './info-command.js';
 
 const HELP = `Usage: qcow2-stream COMMAND [OPTIONS]
@@ -15,16 +16,20 @@ Disk images as streams: raw and qcow2, converted strictly in order, from files o
 Commands:
   convert    convert between raw and qcow2 (see qcow2-stream convert --help)
   info       show what an image is (see qcow2-stream info --help)
+  check      verify a qcow2 image's refcounts, as qemu-img check (see qcow2-stream check --help)
 
 Options:
   -h, --help     show this help (qcow2-stream help COMMAND: that command's)
   --version      print the version
 
-Exit status: 0 on success, 1 on error, 2 on a usage error.`;
+Exit status: 0 on success, 1 on error, 2 on a usage error (check: qemu-img check's codes).`;
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
-  convert: { run: convertCommand, help: CONVERT_HELP },
-  info: { run: infoCommand, help: INFO_HELP },
+/** `run` resolves with the exit status (undefined: 0); a usage error exits with `usageExit`. */
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number | void>; help: string; usageExit: number }> = {
+  convert: { run: convertCommand, help: CONVERT_HELP, usageExit: 2 },
+  info: { run: infoCommand, help: INFO_HELP, usageExit: 2 },
+  // qemu-img check gives 2 to corruption, so a usage error is 1, "the check could not complete".
+  check: { run: checkCommand, help: CHECK_HELP, usageExit: 1 },
 };
 
 function version(): string {
@@ -81,14 +86,13 @@ async function main(argv: string[]): Promise<number> {
   cleanUpOnSignal('SIGTERM');
   cleanUpOnSignal('SIGHUP');
   try {
-    await entry.run(rest);
-    return 0;
+    return (await entry.run(rest)) ?? 0;
   } catch (error) {
     removeTempFilesSync(unlinkSync);
     if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     const known = error instanceof Qcow2StreamError || isUsageError(error);
     process.stderr.write(`qcow2-stream: ${known ? '' : 'internal error: '}${oneLine(error)}\n`);
-    return isUsageError(error) ? 2 : 1;
+    return isUsageError(error) ? entry.usageExit : 1;
   }
 }
 

@@ -44,7 +44,7 @@ function qcow2Info(filename: string, head: ImageHead): ImageInfo {
   return {
     filename,
     format: 'qcow2',
-    'virtual-size': head.header.size,
+    'virtual-size': head.virtualSize,
     'cluster-size': head.clusterSize,
     ...(head.backingFile !== undefined && { 'backing-filename': head.backingFile }),
     ...(head.backingFormat !== undefined && { 'backing-filename-format': head.backingFormat }),

@@ -4,13 +4,13 @@
  * as the streaming reader (and serves as a backing image through `read`).
  * Every offset is checked against the file's size before it is used.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
 import { resolveLimits, type Limits } from '../limits.js';
 import { clusterMapping, hostBytesNeeded, l2EntriesOf, type ClusterMapping } from '../format/cluster-mapping.js';
 import { L1_ENTRY_SIZE } from '../format/constants.js';
 import { guestClusters } from '../format/geometry.js';
-import { assertReadable, parseImageHead, type ImageHead } from '../format/image-head.js';
+import { assertReadable, type ImageHead } from '../format/image-head.js';
 import { readL1Entry } from '../format/l1-entry.js';
 import { SnapshotTableParser } from '../format/snapshot-table.js';
 import { viewOf } from '../format/uint64.js';
@@ -21,6 +21,7 @@ import { needsHostBytes, recordFor, type GuestContext } from '../stages/guest-re
 import { refuseBacking } from '../stages/qcow2-reader.js';
 import { isAllZero } from '../stages/zero-detect.js';
 import { nodeCodecs } from './codecs.js';
+import { openForReading, readImageHead } from './image-file.js';
 import { ioError } from './io-error.js';
 import { orderedReads } from './ordered-reads.js';
 import { readFully } from './positional-io.js';
@@ -84,21 +85,11 @@ export class Qcow2File implements GuestImage {
   }
 
   static async open(path: string, options: Qcow2FileOptions = {}): Promise<Qcow2File> {
-    let file: FileHandle;
-    try {
-      file = await open(path, 'r');
-    } catch (error) {
-      throw ioError(error, 'open', path);
-    }
+    const file = await openForReading(path);
     let backing: GuestImage | undefined;
     try {
       const fileSize = Number((await file.stat()).size);
-      const probe = Buffer.alloc(Math.min(512, fileSize));
-      await readFully(file.fd, probe, probe.length, 0);
-      const clusterBits = probe.length >= 24 ? probe.readUInt32BE(20) : 0;
-      const cluster0 = Buffer.alloc(Math.min(clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : 512, fileSize));
-      await readFully(file.fd, cluster0, cluster0.length, 0);
-      const head = parseImageHead(cluster0, resolveLimits(options.limits));
+      const { head } = await readImageHead(file, fileSize, resolveLimits(options.limits));
       options.onHead?.(head);
       assertReadable(head);
       for (const warning of head.warnings) options.onWarning?.(warning);

@@ -3,7 +3,7 @@
  * the first pass finds the allocated clusters (skipping holes, scanning the rest for zeros),
  * the second reads just those clusters. Memory is a few read buffers plus the allocation map.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 import { AllocationMap } from '../format/allocation-map.js';
 import { SECTOR_SIZE } from '../format/constants.js';
@@ -13,6 +13,7 @@ import { dataRuns, tooLongError, validateVirtualSize } from '../stages/chunker.j
 import type { ClusterRecord } from '../stages/clusters.js';
 import type { BufferPool } from './buffer-pool.js';
 import { dataExtents } from './data-extents.js';
+import { openForReading } from './image-file.js';
 import { ioError } from './io-error.js';
 import { orderedReads } from './ordered-reads.js';
 import { readFully } from './positional-io.js';
@@ -84,12 +85,7 @@ export async function* readRawFile(path: string, options: RawFileOptions): Async
   const { clusterSize } = options;
   validateVirtualSize(options.virtualSize);
   const readSize = roundUp(options.readSize ?? DEFAULT_READ_SIZE, clusterSize);
-  let file: FileHandle;
-  try {
-    file = await open(path, 'r');
-  } catch (error) {
-    throw ioError(error, 'open', path);
-  }
+  const file = await openForReading(path);
   try {
     const before = await file.stat({ bigint: true });
     const size = Number(before.size);
