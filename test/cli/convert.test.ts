@@ -1,11 +1,11 @@
 /** The convert command as a user runs it: pipes, files, and every kind of bad input. */
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { CONVERT_HELP, CONVERT_OPTIONS } from '../../src/cli/convert-command.js';
 import { CLI, isOneLineError, runCli } from '../helpers/cli.js';
-import { join, randomBytes, withTempDir } from '../helpers/files.js';
+import { join, randomBytes, withSmallFilesystem, withTempDir } from '../helpers/files.js';
 import { makeExt4 } from '../helpers/inputs.js';
 import { qemuCheck, qemuCompare, qemuTest } from '../helpers/qemu.js';
 
@@ -93,19 +93,10 @@ test('a full disk fails with no space left and leaves nothing behind', async (t)
     t.regex(full.stderr, /no space left on device/);
 
     // A real 1 MiB filesystem where we may mount one (root, outside a locked-down container).
-    const small = join(dir, 'small');
-    await mkdir(small);
-    try {
-      await run('mount', ['-t', 'tmpfs', '-o', 'size=1M', 'tmpfs', small]);
-    } catch {
-      t.log('tmpfs mount not permitted here: only /dev/full was tried');
-      return;
-    }
-    try {
+    const mounted = await withSmallFilesystem(dir, '1M', async (small) => {
       await expectFailure(t, small, ['convert', '-O', 'qcow2', raw, 'out.qcow2'], 1, /no space left on device/);
-    } finally {
-      await run('umount', [small]);
-    }
+    });
+    if (!mounted) t.log('tmpfs mount not permitted here: only /dev/full was tried');
   });
 });
 

@@ -1,7 +1,11 @@
 /** Temp directories and deterministic inputs for tests. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'qcow2-stream-test-'));
@@ -55,3 +59,24 @@ export async function* randomChunks(bytes: Uint8Array, seed: number, max = 200_0
 }
 
 export { join };
+
+/**
+ * Runs `fn` with a directory that is a tmpfs of `size` (e.g. '1M'), for disk-full tests.
+ * Where mounting is not permitted (not root, a locked-down container) it returns false without
+ * calling `fn`; callers say so in the test log.
+ */
+export async function withSmallFilesystem(dir: string, size: string, fn: (mount: string) => Promise<void>): Promise<boolean> {
+  const mount = join(dir, `tmpfs-${size}`);
+  await mkdir(mount);
+  try {
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mount]);
+  } catch {
+    return false;
+  }
+  try {
+    await fn(mount);
+  } finally {
+    await execFileAsync('umount', [mount]);
+  }
+  return true;
+}
