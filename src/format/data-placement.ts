@@ -32,67 +32,96 @@ export type Placement = (
   settledBefore: number;
 };
 
-export function* placeData(map: AllocationMap, clusterSize: number, maxRefcount: number): Generator<Placement, number> {
-  const maxHeld = Math.max(1, Math.floor(HELD_BYTES / clusterSize));
-  let at = 0;
+/**
+ * The placement, fed one guest run at a time in ascending guest order: a writer that does
+ * not know the whole map yet (one that sends its head last) places clusters as they come,
+ * and gets exactly the placements `placeData` gives for the finished map.
+ */
+export class DataPlacer {
+  private readonly maxHeld: number;
+  private at = 0;
   /** Streams touching the host cluster that `at` points into, when `at` is not on a boundary. */
-  let streamsInOpenCluster = 0;
-  const held: Array<{ start: number; count: number }> = [];
-  let heldClusters = 0;
+  private streamsInOpenCluster = 0;
+  private readonly held: Array<{ start: number; count: number }> = [];
+  private heldClusters = 0;
+
+  constructor(
+    private readonly clusterSize: number,
+    private readonly maxRefcount: number,
+  ) {
+    this.maxHeld = Math.max(1, Math.floor(HELD_BYTES / clusterSize));
+  }
+
+  /** Bytes placed so far, padding included (the region's length once `finish` has run). */
+  get length(): number {
+    return this.at;
+  }
+
+  /** Places `count` plain clusters from guest cluster `start`. */
+  *addData(start: number, count: number): Generator<Placement> {
+    const { clusterSize } = this;
+    while (count > 0) {
+      if (this.at % clusterSize !== 0 && this.heldClusters < this.maxHeld) {
+        const take = Math.min(count, this.maxHeld - this.heldClusters);
+        this.held.push({ start, count: take });
+        this.heldClusters += take;
+        start += take;
+        count -= take;
+        continue;
+      }
+      yield* this.placeHeld(start);
+      yield { kind: 'data', start, count, at: this.at, settledBefore: start + count };
+      this.at += count * clusterSize;
+      count = 0;
+    }
+  }
+
+  /** Places guest cluster `index`, compressed to a `length`-byte stream. */
+  *addCompressed(index: number, length: number): Generator<Placement> {
+    const { clusterSize } = this;
+    const open = this.at % clusterSize !== 0;
+    if (open && this.streamsInOpenCluster >= this.maxRefcount) {
+      yield* this.placeHeld(index);
+    } else if (this.held.length > 0 && (!open || length > clusterSize - (this.at % clusterSize))) {
+      // The open cluster cannot take this stream whole: close it and place what was held.
+      yield* this.placeHeld(index);
+    }
+    yield { kind: 'compressed', index, at: this.at, length, settledBefore: this.held[0]?.start ?? index + 1 };
+    const end = this.at + length;
+    const sameCluster = Math.floor(this.at / clusterSize) === Math.floor((end - 1) / clusterSize);
+    if (end % clusterSize === 0) this.streamsInOpenCluster = 0;
+    else this.streamsInOpenCluster = sameCluster ? this.streamsInOpenCluster + 1 : 1;
+    this.at = end;
+    if (this.at % clusterSize === 0 && this.held.length > 0) yield* this.placeHeld(index + 1);
+  }
+
+  /** Places what is still held; `endCluster` is one past the last allocated guest cluster. */
+  *finish(endCluster: number): Generator<Placement> {
+    yield* this.placeHeld(endCluster);
+  }
 
   /** Closes the open cluster and places the held runs; `unplaced` is the first guest cluster not met yet. */
-  function* placeHeld(unplaced: number): Generator<Placement> {
-    at = roundUp(at, clusterSize);
-    streamsInOpenCluster = 0;
-    const runs = held.splice(0);
-    heldClusters = 0;
+  private *placeHeld(unplaced: number): Generator<Placement> {
+    this.at = roundUp(this.at, this.clusterSize);
+    this.streamsInOpenCluster = 0;
+    const runs = this.held.splice(0);
+    this.heldClusters = 0;
     for (const [i, run] of runs.entries()) {
-      yield { kind: 'data', start: run.start, count: run.count, at, settledBefore: runs[i + 1]?.start ?? unplaced };
-      at += run.count * clusterSize;
+      yield { kind: 'data', start: run.start, count: run.count, at: this.at, settledBefore: runs[i + 1]?.start ?? unplaced };
+      this.at += run.count * this.clusterSize;
     }
   }
+}
 
+/** Every placement of a finished map, in host order; returns the region's length. */
+export function* placeData(map: AllocationMap, clusterSize: number, maxRefcount: number): Generator<Placement, number> {
+  const placer = new DataPlacer(clusterSize, maxRefcount);
   for (const run of map.runs()) {
-    if (run.kind === RUN_DATA) {
-      let start = run.start;
-      let count = run.count;
-      while (count > 0) {
-        if (at % clusterSize !== 0 && heldClusters < maxHeld) {
-          const take = Math.min(count, maxHeld - heldClusters);
-          held.push({ start, count: take });
-          heldClusters += take;
-          start += take;
-          count -= take;
-          continue;
-        }
-        yield* placeHeld(start);
-        yield { kind: 'data', start, count, at, settledBefore: start + count };
-        at += count * clusterSize;
-        count = 0;
-      }
-      continue;
-    }
-    for (let k = 0; k < run.count; k++) {
-      const index = run.start + k;
-      const length = map.compressedLength(run.lengthsAt + k);
-      const open = at % clusterSize !== 0;
-      if (open && streamsInOpenCluster >= maxRefcount) {
-        yield* placeHeld(index);
-      } else if (held.length > 0 && (!open || length > clusterSize - (at % clusterSize))) {
-        // The open cluster cannot take this stream whole: close it and place what was held.
-        yield* placeHeld(index);
-      }
-      yield { kind: 'compressed', index, at, length, settledBefore: held[0]?.start ?? index + 1 };
-      const end = at + length;
-      const sameCluster = Math.floor(at / clusterSize) === Math.floor((end - 1) / clusterSize);
-      if (end % clusterSize === 0) streamsInOpenCluster = 0;
-      else streamsInOpenCluster = sameCluster ? streamsInOpenCluster + 1 : 1;
-      at = end;
-      if (at % clusterSize === 0 && held.length > 0) yield* placeHeld(index + 1);
-    }
+    if (run.kind === RUN_DATA) yield* placer.addData(run.start, run.count);
+    else for (let k = 0; k < run.count; k++) yield* placer.addCompressed(run.start + k, map.compressedLength(run.lengthsAt + k));
   }
-  yield* placeHeld(map.endCluster);
-  return at;
+  yield* placer.finish(map.endCluster);
+  return placer.length;
 }
 
 /** Bytes the data region needs (before padding to a whole cluster). */

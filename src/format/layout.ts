@@ -3,6 +3,10 @@
  * file order: header (cluster 0), refcount table, refcount blocks, L1 table, L2 tables (only
  * for L1 entries that map something), then the data region. Every structure starts on a
  * cluster boundary and the file ends on one.
+ *
+ * A writer that sends its head last (data first, then header and tables) may ask for the
+ * data region to start no earlier than `minDataOffset`: the clusters between the last table
+ * and the data are then unreferenced padding, with refcount 0.
  */
 import { LimitError, OptionError } from '../errors.js';
 import { AllocationMap } from './allocation-map.js';
@@ -39,6 +43,8 @@ export interface Qcow2Layout {
   l1TableClusters: number;
   l2TablesOffset: number;
   l2TableCount: number;
+  /** End of the tables: clusters from here to `dataOffset` are padding. */
+  metadataEnd: number;
   dataOffset: number;
   /** Bytes of the data region before padding to a whole cluster. */
   dataLength: number;
@@ -67,7 +73,7 @@ export function validateImageOptions(options: ImageOptions): { clusterBits: numb
   return { clusterBits, refcountOrder };
 }
 
-export function planLayout(options: ImageOptions, virtualSize: number, map: AllocationMap): Qcow2Layout {
+export function planLayout(options: ImageOptions, virtualSize: number, map: AllocationMap, minDataOffset = 0): Qcow2Layout {
   const { clusterBits, refcountOrder } = validateImageOptions(options);
   const clusterSize = options.clusterSize;
   if (!Number.isSafeInteger(virtualSize) || virtualSize < 0) throw new OptionError('size', `${virtualSize} is not a byte count`);
@@ -83,7 +89,9 @@ export function planLayout(options: ImageOptions, virtualSize: number, map: Allo
   const l1TableClusters = divCeil(l1Size * L1_ENTRY_SIZE, clusterSize);
   const dataLength = dataRegionLength(map, clusterSize, maxRefcount(refcountOrder));
   const dataClusters = divCeil(dataLength, clusterSize);
-  const fixedClusters = 1 + l1TableClusters + map.l2TableCount + dataClusters;
+  const fixedMetadataClusters = 1 + l1TableClusters + map.l2TableCount;
+  const minHeadClusters = divCeil(minDataOffset, clusterSize);
+  const headClusters = (tableClusters: number, blocks: number) => Math.max(fixedMetadataClusters + tableClusters + blocks, minHeadClusters);
 
   // Refcount blocks cover every cluster, themselves and the table included: a fixed point.
   const perBlock = refcountsPerBlock(clusterSize, refcountOrder);
@@ -91,7 +99,7 @@ export function planLayout(options: ImageOptions, virtualSize: number, map: Allo
   let blocks = 0;
   let tableClusters = 0;
   for (;;) {
-    const nextBlocks = divCeil(fixedClusters + tableClusters + blocks, perBlock);
+    const nextBlocks = divCeil(headClusters(tableClusters, blocks) + dataClusters, perBlock);
     const nextTable = Math.max(1, divCeil(nextBlocks, entriesPerTableCluster));
     if (nextBlocks === blocks && nextTable === tableClusters) break;
     blocks = nextBlocks;
@@ -105,8 +113,9 @@ export function planLayout(options: ImageOptions, virtualSize: number, map: Allo
   const refcountBlocksOffset = refcountTableOffset + tableClusters * clusterSize;
   const l1TableOffset = refcountBlocksOffset + blocks * clusterSize;
   const l2TablesOffset = l1TableOffset + l1TableClusters * clusterSize;
-  const dataOffset = l2TablesOffset + map.l2TableCount * clusterSize;
-  const totalClusters = fixedClusters + tableClusters + blocks;
+  const metadataEnd = l2TablesOffset + map.l2TableCount * clusterSize;
+  const dataOffset = headClusters(tableClusters, blocks) * clusterSize;
+  const totalClusters = dataOffset / clusterSize + dataClusters;
   return {
     version: options.version,
     clusterBits,
@@ -123,6 +132,7 @@ export function planLayout(options: ImageOptions, virtualSize: number, map: Allo
     l1TableClusters,
     l2TablesOffset,
     l2TableCount: map.l2TableCount,
+    metadataEnd,
     dataOffset,
     dataLength,
     dataClusters,

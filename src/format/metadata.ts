@@ -1,6 +1,6 @@
 /**
  * Encodes everything before the data region of a planned image: header cluster, refcount
- * table, refcount blocks, L1 table and L2 tables, in file order, as whole clusters.
+ * table, refcount blocks, L1 table, L2 tables and any padding, in file order, as whole clusters.
  * Memory stays at a few clusters whatever the image size.
  */
 import { AllocationMap } from './allocation-map.js';
@@ -51,7 +51,7 @@ function* encodeRefcountTable(layout: Qcow2Layout): Generator<Uint8Array> {
 /** Refcounts of every host cluster as ascending runs [firstCluster, count, refcount]. */
 function* hostRefcounts(layout: Qcow2Layout, map: AllocationMap): Generator<[number, number, number]> {
   const firstDataCluster = layout.dataOffset / layout.clusterSize;
-  yield [0, firstDataCluster, 1];
+  yield [0, layout.metadataEnd / layout.clusterSize, 1];
   for (const [first, count, value] of dataRefcounts(map, layout.clusterSize, maxRefcount(layout.refcountOrder))) {
     yield [firstDataCluster + first, count, value];
   }
@@ -152,4 +152,5 @@ export function* encodeMetadata(layout: Qcow2Layout, map: AllocationMap): Genera
   yield* encodeRefcountBlocks(layout, map);
   yield* encodeL1Table(layout, map);
   yield* encodeL2Tables(layout, map);
+  for (let at = layout.metadataEnd; at < layout.dataOffset; at += layout.clusterSize) yield new Uint8Array(layout.clusterSize);
 }
