@@ -89,32 +89,14 @@ export function planLayout(options: ImageOptions, virtualSize: number, map: Allo
   const l1TableClusters = divCeil(l1Size * L1_ENTRY_SIZE, clusterSize);
   const dataLength = dataRegionLength(map, clusterSize, maxRefcount(refcountOrder));
   const dataClusters = divCeil(dataLength, clusterSize);
-  const fixedMetadataClusters = 1 + l1TableClusters + map.l2TableCount;
-  const minHeadClusters = divCeil(minDataOffset, clusterSize);
-  const headClusters = (tableClusters: number, blocks: number) => Math.max(fixedMetadataClusters + tableClusters + blocks, minHeadClusters);
-
-  // Refcount blocks cover every cluster, themselves and the table included: a fixed point.
-  const perBlock = refcountsPerBlock(clusterSize, refcountOrder);
-  const entriesPerTableCluster = clusterSize / REFCOUNT_TABLE_ENTRY_SIZE;
-  let blocks = 0;
-  let tableClusters = 0;
-  for (;;) {
-    const nextBlocks = divCeil(headClusters(tableClusters, blocks) + dataClusters, perBlock);
-    const nextTable = Math.max(1, divCeil(nextBlocks, entriesPerTableCluster));
-    if (nextBlocks === blocks && nextTable === tableClusters) break;
-    blocks = nextBlocks;
-    tableClusters = nextTable;
-  }
-  if (tableClusters * clusterSize > MAX_REFCOUNT_TABLE_BYTES) {
-    throw new LimitError('refcount table', `the image needs a refcount table of ${tableClusters} clusters, over qemu's 8 MiB; use larger clusters or wider refcounts`);
-  }
+  const { tableClusters, blocks, headClusters } = sizeHead(clusterSize, refcountOrder, 1 + l1TableClusters + map.l2TableCount, dataClusters, divCeil(minDataOffset, clusterSize));
 
   const refcountTableOffset = clusterSize;
   const refcountBlocksOffset = refcountTableOffset + tableClusters * clusterSize;
   const l1TableOffset = refcountBlocksOffset + blocks * clusterSize;
   const l2TablesOffset = l1TableOffset + l1TableClusters * clusterSize;
   const metadataEnd = l2TablesOffset + map.l2TableCount * clusterSize;
-  const dataOffset = headClusters(tableClusters, blocks) * clusterSize;
+  const dataOffset = headClusters * clusterSize;
   const totalClusters = dataOffset / clusterSize + dataClusters;
   return {
     version: options.version,
@@ -139,4 +121,41 @@ export function planLayout(options: ImageOptions, virtualSize: number, map: Allo
     totalClusters,
     totalLength: totalClusters * clusterSize,
   };
+}
+
+/**
+ * Sizes the refcount structures, which count every cluster, themselves included: a fixed
+ * point. `fixedClusters` are the header, L1 and L2 clusters; the head is at least `minHeadClusters`.
+ */
+function sizeHead(clusterSize: number, refcountOrder: number, fixedClusters: number, dataClusters: number, minHeadClusters: number): { tableClusters: number; blocks: number; headClusters: number } {
+  const perBlock = refcountsPerBlock(clusterSize, refcountOrder);
+  const entriesPerTableCluster = clusterSize / REFCOUNT_TABLE_ENTRY_SIZE;
+  const head = (tableClusters: number, blocks: number) => Math.max(fixedClusters + tableClusters + blocks, minHeadClusters);
+  let blocks = 0;
+  let tableClusters = 0;
+  for (;;) {
+    const nextBlocks = divCeil(head(tableClusters, blocks) + dataClusters, perBlock);
+    const nextTable = Math.max(1, divCeil(nextBlocks, entriesPerTableCluster));
+    if (nextBlocks === blocks && nextTable === tableClusters) break;
+    blocks = nextBlocks;
+    tableClusters = nextTable;
+  }
+  if (tableClusters * clusterSize > MAX_REFCOUNT_TABLE_BYTES) {
+    throw new LimitError('refcount table', `the image needs a refcount table of ${tableClusters} clusters, over qemu's 8 MiB; use larger clusters or wider refcounts`);
+  }
+  return { tableClusters, blocks, headClusters: head(tableClusters, blocks) };
+}
+
+/**
+ * The longest head (header and tables) any image of this virtual size can need: an L2 table
+ * for every L1 entry, and refcounts for a data region of twice the virtual size (compressed
+ * streams can leave at most that much room unused). A seekable sink that writes data before
+ * the tables reserves this much in front of it.
+ */
+export function worstCaseHeadLength(options: ImageOptions, virtualSize: number): number {
+  const { refcountOrder } = validateImageOptions(options);
+  const { clusterSize } = options;
+  const l1Size = l1EntriesFor(virtualSize, clusterSize);
+  const fixed = 1 + divCeil(l1Size * L1_ENTRY_SIZE, clusterSize) + l1Size;
+  return sizeHead(clusterSize, refcountOrder, fixed, 2 * guestClusters(virtualSize, clusterSize), 0).headClusters * clusterSize;
 }

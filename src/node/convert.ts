@@ -12,6 +12,7 @@ import type { ClusterRecord } from '../stages/clusters.js';
 import { compressClusters } from '../stages/compress.js';
 import { decompressClusters } from '../stages/decompress.js';
 import type { BackingOpener } from '../stages/guest-image.js';
+import { writeQcow2HeadLast, type HeadLastSegment } from '../stages/qcow2-head-last-writer.js';
 import { imageOptionsFor, writeQcow2, type Qcow2WriterOptions } from '../stages/qcow2-writer.js';
 import { reclusterClusters } from '../stages/recluster.js';
 import type { BufferPool } from './buffer-pool.js';
@@ -139,27 +140,39 @@ async function* twoPassesCompressed(makeSource: () => AsyncIterable<ClusterRecor
   }
 }
 
+/** Runs `body` on the source prepared for a qcow2 writer: inflated, cut, compressed if asked. */
+function preparedForQcow2<T>(options: Qcow2OutputOptions, body: (prepare: (records: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord>) => AsyncGenerator<T>): AsyncGenerator<T> {
+  const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
+  imageOptionsFor(options, clusterSize);
+  return withPool(options, async function* (pool) {
+    const compressor = options.compress ? compressorFor(options, pool) : undefined;
+    try {
+      yield* body((source) => prepared(source, clusterSize, pool, compressor, options.pool));
+    } finally {
+      compressor?.close();
+    }
+  });
+}
+
 /**
  * A cluster stream as qcow2 bytes. `reopen`, when given, makes the source again (for
  * compressTwice); without it compressed output is spooled.
  */
 export function toQcow2(records: AsyncIterable<ClusterRecord>, options: Qcow2OutputOptions = {}, reopen?: () => AsyncIterable<ClusterRecord>): AsyncGenerator<Uint8Array> {
-  const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
-  imageOptionsFor(options, clusterSize);
   if (options.compressTwice && !options.compress) throw new OptionError('--compress-twice', 'only applies with compression (-c)');
   if (options.compressTwice && !reopen) throw new OptionError('--compress-twice', 'needs a source that can be read twice (a regular file)');
-  return withPool(options, async function* (pool) {
-    const compressor = options.compress ? compressorFor(options, pool) : undefined;
-    try {
-      const prepare = (source: AsyncIterable<ClusterRecord>) => prepared(source, clusterSize, pool, compressor, options.pool);
-      let reads = 0;
-      const source = () => (reads++ === 0 ? records : reopen!());
-      const clusters = options.compressTwice ? twoPassesCompressed(source, prepare) : prepare(records);
-      yield* writeQcow2({ ...options, spool: options.spool ?? tempFileSpool(options) })(clusters);
-    } finally {
-      compressor?.close();
-    }
+  return preparedForQcow2(options, async function* (prepare) {
+    let reads = 0;
+    const source = () => (reads++ === 0 ? records : reopen!());
+    const clusters = options.compressTwice ? twoPassesCompressed(source, prepare) : prepare(records);
+    yield* writeQcow2({ ...options, spool: options.spool ?? tempFileSpool(options) })(clusters);
   });
+}
+
+/** A cluster stream as qcow2 for a sink that takes the head last: one pass, nothing spooled. */
+export function toQcow2HeadLast(records: AsyncIterable<ClusterRecord>, options: Qcow2OutputOptions = {}): AsyncGenerator<HeadLastSegment> {
+  if (options.compressTwice) throw new OptionError('--compress-twice', 'has nothing to do when the destination takes its head last');
+  return preparedForQcow2(options, (prepare) => writeQcow2HeadLast(options)(prepare(records)));
 }
 
 /** A cluster stream with every compressed cluster inflated (on every core), ready for a raw sink. */

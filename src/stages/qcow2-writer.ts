@@ -14,7 +14,7 @@ import { AllocationMap, RUN_COMPRESSED, RUN_DATA } from '../format/allocation-ma
 import { guestClusters, l2Entries } from '../format/geometry.js';
 import { planLayout, validateImageOptions, type ImageOptions, type Qcow2Layout } from '../format/layout.js';
 import { encodeMetadata } from '../format/metadata.js';
-import type { ClusterRecord, StreamBegin } from './clusters.js';
+import type { ClusterRecord, CompressedCluster, DataClusters, StreamBegin } from './clusters.js';
 import { coalesce } from './coalesce.js';
 import { emitDataRegion } from './data-region.js';
 import { MemorySpool, type SpoolFactory } from './spool.js';
@@ -36,7 +36,7 @@ export interface Qcow2WriterOptions {
 export const DEFAULT_COMPAT: Compat = '1.1';
 export const DEFAULT_REFCOUNT_BITS = 16;
 /** Metadata is emitted in chunks of about this size. */
-const METADATA_CHUNK = 1024 * 1024;
+export const METADATA_CHUNK = 1024 * 1024;
 
 export function versionOf(compat: string | undefined): 2 | 3 {
   const value = compat ?? DEFAULT_COMPAT;
@@ -56,7 +56,7 @@ export function imageOptionsFor(options: Qcow2WriterOptions, clusterSize: number
   return imageOptions;
 }
 
-async function openingRecord(records: AsyncIterator<ClusterRecord>): Promise<StreamBegin> {
+export async function openingRecord(records: AsyncIterator<ClusterRecord>): Promise<StreamBegin> {
   const first = await records.next();
   if (first.done || first.value.kind !== 'begin') throw new InputError('a cluster stream must open with a begin record');
   return first.value;
@@ -108,6 +108,34 @@ async function* promisedPayload(records: AsyncIterator<ClusterRecord>, begin: St
   }
 }
 
+/**
+ * The data and compressed records of a stream whose map is not known up front, checked
+ * (ascending, inside the virtual size, whole clusters) and added to `map` as they pass.
+ * Returns the virtual size the end record gives.
+ */
+export async function* mappedPayload(records: AsyncIterator<ClusterRecord>, begin: StreamBegin, map: AllocationMap): AsyncGenerator<DataClusters | CompressedCluster, number> {
+  for (;;) {
+    const step = await records.next();
+    if (step.done) throw new InputError('cluster stream ended without an end record');
+    const record = step.value;
+    if (record.kind === 'end') {
+      if (map.endCluster > guestClusters(record.virtualSize, begin.clusterSize)) {
+        throw new InputError(`guest cluster ${map.endCluster - 1} lies past the ${record.virtualSize}-byte virtual size`);
+      }
+      return record.virtualSize;
+    }
+    if (record.kind === 'begin') throw new InputError('a cluster stream has two begin records');
+    if (record.kind === 'zero') continue;
+    if (record.index < map.endCluster) throw new InputError(`guest cluster ${record.index} comes after cluster ${map.endCluster - 1}: records must be in ascending order`);
+    if (begin.virtualSize !== undefined && record.index >= guestClusters(begin.virtualSize, begin.clusterSize)) {
+      throw new InputError(`guest cluster ${record.index} lies past the ${begin.virtualSize}-byte virtual size`);
+    }
+    if (record.kind === 'data') map.addData(record.index, clustersIn(record.bytes, begin.clusterSize, record.index));
+    else map.addCompressed(record.index, record.bytes.length);
+    yield record;
+  }
+}
+
 /** The writer stage. */
 export function writeQcow2(options: Qcow2WriterOptions = {}): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<Uint8Array> {
   versionOf(options.compat);
@@ -128,28 +156,10 @@ export function writeQcow2(options: Qcow2WriterOptions = {}): (source: AsyncIter
       const spool = await (options.spool ?? (() => new MemorySpool()))();
       try {
         const map = new AllocationMap(l2Entries(begin.clusterSize));
-        let virtualSize: number | undefined;
-        for (;;) {
-          const step = await records.next();
-          if (step.done) throw new InputError('cluster stream ended without an end record');
-          const record = step.value;
-          if (record.kind === 'end') {
-            virtualSize = record.virtualSize;
-            break;
-          }
-          if (record.kind === 'begin') throw new InputError('a cluster stream has two begin records');
-          if (record.kind === 'zero') continue;
-          if (record.index < map.endCluster) throw new InputError(`guest cluster ${record.index} comes after cluster ${map.endCluster - 1}: records must be in ascending order`);
-          if (begin.virtualSize !== undefined && record.index >= guestClusters(begin.virtualSize, begin.clusterSize)) {
-            throw new InputError(`guest cluster ${record.index} lies past the ${begin.virtualSize}-byte virtual size`);
-          }
-          if (record.kind === 'data') map.addData(record.index, clustersIn(record.bytes, begin.clusterSize, record.index));
-          else map.addCompressed(record.index, record.bytes.length);
-          await spool.write(record.bytes);
-        }
-        if (map.endCluster > guestClusters(virtualSize, begin.clusterSize)) {
-          throw new InputError(`guest cluster ${map.endCluster - 1} lies past the ${virtualSize}-byte virtual size`);
-        }
+        const payload = mappedPayload(records, begin, map);
+        let step = await payload.next();
+        for (; !step.done; step = await payload.next()) await spool.write(step.value.bytes);
+        const virtualSize = step.value;
         const layout = planLayout(imageOptions, virtualSize, map);
         options.onPlan?.(layout);
         yield* coalesce(encodeMetadata(layout, map), METADATA_CHUNK);
