@@ -12,6 +12,8 @@ export interface ClusterCodec {
    * bytes (the descriptor rounds to sectors). Throws when the stream gives fewer.
    */
   decompress(stream: Uint8Array, clusterSize: number): Uint8Array;
+  /** Resolves once the codec can be used (one backed by WebAssembly compiles it first). */
+  ready?(): Promise<void>;
 }
 
 /** qemu's deflate settings: raw deflate, a 4 KiB window (qemu inflates with 12 bits), level 6, memLevel 9. */

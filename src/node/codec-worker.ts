@@ -45,7 +45,8 @@ function run(job: CodecJob): CodecReply {
   return { id: job.id, input: job.input, output: packed.buffer, bounds, errors };
 }
 
-parentPort!.on('message', (job: CodecJob) => {
+parentPort!.on('message', async (job: CodecJob) => {
+  await codecFor(job).ready?.();
   const reply = run(job);
   parentPort!.postMessage(reply, [reply.output, reply.input]);
 });

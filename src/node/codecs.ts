@@ -1,4 +1,4 @@
-/** The codecs Node has natively: node:zlib for deflate; zstd through fzstd (node:zlib has no zstd before Node 22.15). */
+/** The codecs for Node: node:zlib for deflate; zstd through libzstd compiled to WebAssembly (node:zlib has no zstd before Node 22.15). */
 import { nodeDeflate } from '../codecs/deflate-node.js';
 import { zstdCodec } from '../codecs/zstd.js';
 import type { Codecs } from '../stages/decompress.js';

@@ -103,7 +103,9 @@ export class Qcow2File implements GuestImage {
         if (!options.openBacking) throw refuseBacking(head);
         backing = await options.openBacking(head.backingFile, head.backingFormat, 1);
       }
-      return new Qcow2File(file, path, head, fileSize, viewOf(l1), backing, options.codecs ?? nodeCodecs());
+      const codecs = options.codecs ?? nodeCodecs();
+      await codecs[head.compression].ready?.();
+      return new Qcow2File(file, path, head, fileSize, viewOf(l1), backing, codecs);
     } catch (error) {
       await backing?.close();
       await file.close();

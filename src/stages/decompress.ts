@@ -13,7 +13,7 @@ import { isAllZero } from './zero-detect.js';
 
 export type Codecs = Record<CompressionAlgorithm, ClusterCodec>;
 
-/** Portable codecs: pako for deflate, fzstd for zstd. The Node layer swaps in node:zlib. */
+/** Portable codecs: pako for deflate, libzstd (WebAssembly) for zstd. The Node layer swaps in node:zlib. */
 export function portableCodecs(): Codecs {
   return { deflate: pakoDeflate(), zstd: zstdCodec() };
 }
@@ -26,6 +26,7 @@ export interface BatchDecompressor {
 export function inlineDecompressor(codecs: Codecs): BatchDecompressor {
   return {
     async decompress(streams, clusterSize) {
+      for (const algorithm of new Set(streams.map((stream) => stream.algorithm))) await codecs[algorithm].ready?.();
       return streams.map((stream) => {
         try {
           return codecs[stream.algorithm].decompress(stream.bytes, clusterSize);
@@ -44,7 +45,7 @@ function inflated(record: CompressedCluster, result: Uint8Array | Error | undefi
   return result;
 }
 
-/** Inflates one compressed record; FormatError names the guest cluster when the stream is bad. */
+/** Inflates one compressed record (its codec must be ready); FormatError names the guest cluster when the stream is bad. */
 export function inflateRecord(record: CompressedCluster, clusterSize: number, virtualSize: number, codecs: Codecs): Uint8Array {
   let result: Uint8Array | Error;
   try {
