@@ -1,24 +1,34 @@
-/** `qcow2-stream convert`: raw or qcow2 in, raw or qcow2 out, from a path or stdin to a path or stdout. */
+/** `qcow2-stream convert`: raw or qcow2 in, raw or qcow2 out, from and to files, pipes, HTTP, S3 and TCP. */
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { OptionError } from '../errors.js';
 import { BufferPool } from '../node/buffer-pool.js';
-import { openSource, toQcow2, toRawClusters } from '../node/convert.js';
-import { writeFileAtomically } from '../node/file-sink.js';
+import { isatty } from 'node:tty';
+import { openSource, toRawClusters } from '../node/convert.js';
+import { writeQcow2To, writeRawTo } from '../node/destinations.js';
+import { parseLocation } from '../node/net/location.js';
 import type { ImageFormat } from '../node/probe.js';
 import { DEFAULT_READ_SIZE } from '../node/raw-file-source.js';
-import { writeRawFile } from '../node/raw-file-sink.js';
-import { stdinChunks, writeStdout } from '../node/stdio.js';
-import { writeRaw } from '../stages/raw-writer.js';
+import { openByteSource, type NetworkOptions } from '../node/sources.js';
+import { reportProgress } from '../stages/progress.js';
+import { ProgressMeter } from './progress.js';
 import { CREATE_OPTION_HELP, parseCreateOptions } from './image-options.js';
 import { parseSize } from './sizes.js';
-import { warn } from './warn.js';
+import { setQuiet, warn } from './warn.js';
 
 export const CONVERT_HELP = `Usage: qcow2-stream convert [-f raw|qcow2] -O qcow2|raw [-c] [-o OPTIONS] [-B PATH] SRC DST
 
 Converts a disk image, reading and writing strictly in order: raw to qcow2, qcow2 to
 raw, qcow2 to qcow2 (to change version, cluster size or refcount width).
-SRC and DST are paths, or - for stdin and stdout.
+
+SRC and DST are each one of:
+  PATH                   a file (or a device)
+  -                      stdin or stdout
+  http://... https://... a streaming GET (SRC) or PUT (DST)
+  s3://BUCKET/KEY        an S3 object: region, credentials and endpoint from the usual
+                         AWS environment (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...)
+  tcp://HOST:PORT        connect, then read or write the image
+  tcp-listen://[HOST]:PORT  wait for one connection, then read or write the image
 
   -f FORMAT              source format, raw or qcow2 (default: probed from its first bytes)
   -O FORMAT              output format, qcow2 or raw
@@ -48,15 +58,29 @@ ${CREATE_OPTION_HELP}
                          it is unlinked at once and never left behind)
   --sync                 fdatasync DST before renaming it into place (durable across a
                          power loss; slower; off by default, as in qemu-img)
+  --timeout SECONDS      give up a network transfer after this long without a byte, or a
+                         TCP connection not made (default 30; 0 waits for ever)
+  --endpoint URL         an S3-compatible store (path-style addressing)
+  --region NAME          the S3 region (default: AWS_REGION, the profile, else us-east-1)
+  --part-size SIZE       size of the first S3 parts (default 8M, at least 5M); parts
+                         double every 1000 so that 10,000 reach S3's 5 TiB
+  --parts-in-flight N    S3 parts uploaded at once (default 4); memory is about
+                         (N + 1) parts
+  -p, --progress         show progress on stderr (when it is a terminal)
+  --progress-force       show progress even when stderr is not a terminal (a line every
+                         2 seconds)
+  -q, --quiet            no warnings, no progress
   --debug                show a stack trace on error
   -h, --help             show this help
 
 A raw SRC in a regular file is read twice (find the data, then stream it) and nothing is
 spooled; from a pipe it is read once and its data waits in the spool until the layout is
 known. A qcow2 SRC in a regular file is read with random access; from a pipe it is read
-forward, and data that arrives before its turn waits in the spool. DST is written to a
-temporary name and renamed when complete; on any error nothing is left behind. A raw DST
-file is sparse where the disk reads as zeros.
+forward, and data that arrives before its turn waits in the spool. A qcow2 DST file is
+written head last where it can be (data first behind a reserved head region, then the
+tables) and S3 always is: nothing is spooled. A DST file is written to a temporary name
+and renamed when complete; on any error nothing is left behind, and an S3 upload is
+aborted. A raw DST file is sparse where the disk reads as zeros.
 
 Sizes take a k, M, G, T suffix (powers of 1024).`;
 
@@ -75,6 +99,14 @@ export const CONVERT_OPTIONS = {
   'spool-disk': { type: 'string' },
   tmpdir: { type: 'string' },
   sync: { type: 'boolean' },
+  timeout: { type: 'string' },
+  endpoint: { type: 'string' },
+  region: { type: 'string' },
+  'part-size': { type: 'string' },
+  'parts-in-flight': { type: 'string' },
+  progress: { type: 'boolean', short: 'p' },
+  'progress-force': { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -103,17 +135,56 @@ async function isRegularFile(path: string): Promise<boolean> {
   }
 }
 
+function nonNegativeSeconds(text: string, option: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new OptionError(option, `'${text}' is not a number of seconds`);
+  return value;
+}
+
+/** Network settings from the command line. */
+export function networkOptions(values: { timeout?: string; endpoint?: string; region?: string; 'part-size'?: string; 'parts-in-flight'?: string }): NetworkOptions {
+  const timeout = values.timeout !== undefined ? nonNegativeSeconds(values.timeout, '--timeout') : undefined;
+  // 0 waits for ever; Node's socket timeouts take 0 to mean the same.
+  const timeoutMs = timeout === undefined ? undefined : timeout === 0 ? 0 : Math.max(1, Math.round(timeout * 1000));
+  if (values.endpoint !== undefined) {
+    try {
+      new URL(values.endpoint);
+    } catch {
+      throw new OptionError('--endpoint', `'${values.endpoint}' is not a URL`);
+    }
+  }
+  return {
+    ...(timeoutMs !== undefined && { timeoutMs }),
+    s3: {
+      ...(values.endpoint !== undefined && { endpoint: values.endpoint }),
+      ...(values.region !== undefined && { region: values.region }),
+      ...(values['part-size'] !== undefined && { partSize: parseSize(values['part-size'], '--part-size') }),
+      ...(values['parts-in-flight'] !== undefined && { partsInFlight: positiveInteger(values['parts-in-flight'], '--parts-in-flight') }),
+    },
+  };
+}
+
+/** The -p meter, if asked for and stderr can show it. */
+function progressMeter(values: { progress?: boolean; 'progress-force'?: boolean; quiet?: boolean }): ProgressMeter | undefined {
+  if (values.quiet) return undefined;
+  const terminal = isatty(2);
+  if (values['progress-force'] || (values.progress && terminal)) return new ProgressMeter(process.stderr, terminal);
+  return undefined;
+}
+
 export async function convertCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: CONVERT_OPTIONS });
   if (values.help) {
     process.stdout.write(`${CONVERT_HELP}\n`);
     return;
   }
+  if (values.quiet) setQuiet(true);
   const sourceFormat = formatOption(values.f, '-f');
   if (values.O === undefined) throw new OptionError('-O', 'the output format is required (-O qcow2 or -O raw)');
   const outputFormat = formatOption(values.O, '-O')!;
   if (positionals.length !== 2) throw new OptionError('convert', `needs SRC and DST, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
-  const [source, destination] = positionals as [string, string];
+  const source = parseLocation(positionals[0]!);
+  const destination = parseLocation(positionals[1]!);
   if (outputFormat === 'raw' && values.o !== undefined) throw new OptionError('-o', 'image options only apply to -O qcow2');
 
   const create = parseCreateOptions(values.o ?? []);
@@ -125,7 +196,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
     ...(values.codec !== undefined && { deflate: codecOption(values.codec) }),
     ...(create.compressionLevel !== undefined && { level: create.compressionLevel }),
   };
-  if (compression.compressTwice && (source === '-' || !(await isRegularFile(source)))) {
+  if (compression.compressTwice && (source.kind !== 'file' || !(await isRegularFile(source.path)))) {
     throw new OptionError('--compress-twice', 'needs SRC to be a regular file (it is read twice)');
   }
   const statedSize = values.size !== undefined ? parseSize(values.size, '--size') : create.size;
@@ -134,8 +205,12 @@ export async function convertCommand(argv: string[]): Promise<void> {
     ...(values['spool-disk'] !== undefined && { diskLimit: parseSize(values['spool-disk'], '--spool-disk') }),
     ...(values.tmpdir !== undefined && { tempDir: values.tmpdir }),
   };
+  const network = networkOptions(values);
+  const meter = progressMeter(values);
   const pool = new BufferPool(DEFAULT_READ_SIZE);
-  const { records, reopen } = await openSource(source === '-' ? stdinChunks() : source, {
+  const input = await openByteSource(source, network);
+  if (meter && typeof input !== 'string' && input.length !== undefined) meter.fallbackTotal = input.length;
+  const opened = await openSource(typeof input === 'string' ? input : input.chunks, {
     ...spool,
     ...(sourceFormat && { format: sourceFormat }),
     clusterSize: create.clusterSize,
@@ -145,15 +220,13 @@ export async function convertCommand(argv: string[]): Promise<void> {
     onWarning: warn,
     pool,
   });
-  const sink = { sync: values.sync ?? false, pool };
+  const records = meter ? reportProgress((done, total) => meter.update(done, total))(opened.records) : opened.records;
+  const sink = { ...network, sync: values.sync ?? false, pool };
 
   if (outputFormat === 'qcow2') {
-    const bytes = toQcow2(records, { ...spool, ...compression, pool, compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits }, reopen);
-    if (destination === '-') await writeStdout(bytes, pool);
-    else await writeFileAtomically(destination, bytes, sink);
-    return;
+    await writeQcow2To(destination, records, { ...spool, ...compression, ...sink, compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits }, opened.reopen);
+  } else {
+    await writeRawTo(destination, toRawClusters(records, compression), sink);
   }
-  const raw = toRawClusters(records, compression);
-  if (destination === '-') await writeStdout(writeRaw()(raw));
-  else await writeRawFile(destination, raw, sink);
+  meter?.finish();
 }

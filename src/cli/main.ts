@@ -4,6 +4,7 @@ import { unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Qcow2StreamError } from '../errors.js';
+import { runCleanups } from '../node/cleanups.js';
 import { removeTempFilesSync } from '../node/file-sink.js';
 import { CONVERT_HELP, convertCommand } from './convert-command.js';
 import { CHECK_HELP, checkCommand } from './check-command.js';
@@ -48,12 +49,15 @@ function oneLine(error: unknown): string {
   return message.split('\n')[0]!;
 }
 
-/** On a signal: remove partial output, say so, then die of the same signal (exit status 128+N). */
+/**
+ * On a signal: remove partial output, abort uploads (for a few seconds at most), say so,
+ * then die of the same signal (exit status 128+N).
+ */
 function cleanUpOnSignal(signal: NodeJS.Signals): void {
   process.once(signal, () => {
     removeTempFilesSync(unlinkSync);
     process.stderr.write(`qcow2-stream: interrupted by ${signal}\n`);
-    process.kill(process.pid, signal);
+    void runCleanups(5000).then(() => process.kill(process.pid, signal));
   });
 }
 

@@ -48,10 +48,10 @@ async function isSpecialFile(path: string): Promise<boolean> {
 }
 
 /** A non-blocking descriptor (a pipe someone set O_NONBLOCK on) says EAGAIN when full: wait and retry. */
-async function writeWhenReady(fd: number, chunks: Uint8Array[]): Promise<number> {
+async function writeWhenReady(fd: number, chunks: Uint8Array[], position: number | null): Promise<number> {
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     try {
-      return await writeChunks(fd, chunks);
+      return await writeChunks(fd, chunks, position);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -70,10 +70,10 @@ export async function onDestination<T>(path: string, action: string, operation: 
 
 /**
  * Writes every chunk in order at the current position of `fd` (a file, or a blocking pipe
- * such as an untouched stdout); returns bytes written. Errors of the destination name
- * `path`; errors of the chunks' source pass through unchanged.
+ * such as an untouched stdout), or from byte `at` of a file; returns bytes written. Errors
+ * of the destination name `path`; errors of the chunks' source pass through unchanged.
  */
-export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array>, path: string, pool?: BufferPool): Promise<number> {
+export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, path: string, pool?: BufferPool, at?: number): Promise<number> {
   let total = 0;
   let batch: Uint8Array[] = [];
   let batchSize = 0;
@@ -82,7 +82,8 @@ export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array>, pa
     // A short write (the disk filling up) is followed by another, which reports the error.
     let pending = batch;
     while (pending.length > 0) {
-      const bytesWritten = await onDestination(path, 'write', () => writeWhenReady(fd, pending));
+      const position = at === undefined ? null : at + total;
+      const bytesWritten = await onDestination(path, 'write', () => writeWhenReady(fd, pending, position));
       if (bytesWritten === 0) throw ioError(Object.assign(new Error('write returned 0'), { code: 'EIO' }), 'write', path);
       total += bytesWritten;
       pending = remainderAfter(pending, bytesWritten);

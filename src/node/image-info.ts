@@ -10,6 +10,7 @@ import { readHead } from '../stages/qcow2-reader.js';
 import { ioError } from './io-error.js';
 import { probeStream, type ImageFormat } from './probe.js';
 import { readableChunks } from './raw-source.js';
+import { formatBytes } from './human-size.js';
 
 export interface ImageInfo {
   filename: string;
@@ -98,21 +99,10 @@ export async function imageInfo(source: string | AsyncIterable<Uint8Array>, name
   }
 }
 
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${Number(value.toFixed(2))} ${units[unit]}`;
-}
-
 /** The human form, laid out as qemu-img info lays it out. */
 export function formatInfo(info: ImageInfo): string {
-  const lines = [`image: ${info.filename}`, `file format: ${info.format}`, `virtual size: ${bytes(info['virtual-size'])} (${info['virtual-size']} bytes)`];
-  if (info['actual-size'] !== undefined) lines.push(`disk size: ${bytes(info['actual-size'])}`);
+  const lines = [`image: ${info.filename}`, `file format: ${info.format}`, `virtual size: ${formatBytes(info['virtual-size'])} (${info['virtual-size']} bytes)`];
+  if (info['actual-size'] !== undefined) lines.push(`disk size: ${formatBytes(info['actual-size'])}`);
   if (info['cluster-size'] !== undefined) lines.push(`cluster_size: ${info['cluster-size']}`);
   if (info['backing-filename'] !== undefined) lines.push(`backing file: ${info['backing-filename']}`);
   if (info['backing-filename-format'] !== undefined) lines.push(`backing file format: ${info['backing-filename-format']}`);

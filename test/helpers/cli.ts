@@ -15,7 +15,7 @@ export interface CliResult {
  * `withoutDacOverride` runs the CLI without the capabilities that let root read any file, so
  * a mode-000 file is unreadable even when the tests run as root.
  */
-export function runCli(args: string[], options: { input?: Uint8Array; cwd?: string; withoutDacOverride?: boolean; shell?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: { input?: Uint8Array; cwd?: string; withoutDacOverride?: boolean; shell?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   const command = options.shell ? 'sh' : options.withoutDacOverride ? 'setpriv' : process.execPath;
   const argv = options.shell
     ? ['-c', options.shell]
@@ -23,7 +23,7 @@ export function runCli(args: string[], options: { input?: Uint8Array; cwd?: stri
       ? ['--bounding-set=-dac_override,-dac_read_search', process.execPath, CLI, ...args]
       : [CLI, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { cwd: options.cwd, env: { ...process.env, QCOW2_STREAM: `${process.execPath} ${CLI}` } });
+    const child = spawn(command, argv, { cwd: options.cwd, env: { ...process.env, QCOW2_STREAM: `${process.execPath} ${CLI}`, ...options.env } });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -1,0 +1,111 @@
+/**
+ * Writes a converted image where the command line says: a file (atomically), stdout, an
+ * HTTP PUT, a TCP peer, or S3. qcow2 is written the cheapest way each allows:
+ *
+ * - a promised allocation map (a raw file, uncompressed): in order, nothing spooled;
+ * - S3: head last, as a multipart upload, nothing spooled;
+ * - a file: head last behind a reserved head region where that is small (head-last-file.ts),
+ *   otherwise in order with the data spooled;
+ * - a stream (stdout, HTTP, TCP): in order, the data spooled when the map comes last. The
+ *   length is known before the first byte, so an HTTP PUT carries a Content-Length.
+ */
+import type { ClusterRecord, StreamBegin } from '../stages/clusters.js';
+import { imageOptionsFor } from '../stages/qcow2-writer.js';
+import { writeRaw } from '../stages/raw-writer.js';
+import type { BufferPool } from './buffer-pool.js';
+import { toQcow2, toQcow2HeadLast, type Qcow2OutputOptions } from './convert.js';
+import { withDestination, writeFileAtomically, type FileSinkOptions } from './file-sink.js';
+import { writeHeadLastFile, type HeadLastFileOptions } from './head-last-file.js';
+import { httpSink } from './net/http-sink.js';
+import type { Location } from './net/location.js';
+import { uploadBytes, uploadHeadLast } from './net/s3-sink.js';
+import { tcpSink } from './net/tcp.js';
+import { writeRawFile } from './raw-file-sink.js';
+import { DEFAULT_CLUSTER_SIZE } from './raw-to-qcow2.js';
+import type { NetworkOptions } from './sources.js';
+import { writeStdout } from './stdio.js';
+
+export interface DestinationOptions extends NetworkOptions, FileSinkOptions, Pick<HeadLastFileOptions, 'maxReservation'> {
+  /** Told the output's exact length as soon as it is known. */
+  onLength?: (length: number) => void;
+}
+
+/** The first record, and the stream with it put back. */
+async function peekBegin(records: AsyncIterable<ClusterRecord>): Promise<{ begin: StreamBegin | undefined; records: AsyncGenerator<ClusterRecord> }> {
+  const iterator = records[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  const rest = async function* (): AsyncGenerator<ClusterRecord> {
+    try {
+      if (first.done) return;
+      yield first.value;
+      for (let step = await iterator.next(); !step.done; step = await iterator.next()) yield step.value;
+    } finally {
+      await iterator.return?.();
+    }
+  };
+  return { begin: !first.done && first.value.kind === 'begin' ? first.value : undefined, records: rest() };
+}
+
+/** Writes the qcow2 image of `source` to `location`; `reopen` reads the source again (for --compress-twice). */
+export async function writeQcow2To(location: Location, source: AsyncIterable<ClusterRecord>, options: Qcow2OutputOptions & DestinationOptions, reopen?: () => AsyncIterable<ClusterRecord>): Promise<number> {
+  const onPlan = (layout: { totalLength: number }) => options.onLength?.(layout.totalLength);
+  const inOrder = (records: AsyncIterable<ClusterRecord>) => toQcow2(records, { ...options, onPlan }, reopen);
+  const headLast = (records: AsyncIterable<ClusterRecord>) => toQcow2HeadLast(records, options);
+  switch (location.kind) {
+    case 'stdio':
+      return writeStdout(inOrder(source), options.pool);
+    case 'file': {
+      const { begin, records } = await peekBegin(source);
+      const sameClusters = begin?.clusterSize === (options.clusterSize ?? DEFAULT_CLUSTER_SIZE);
+      if (options.compressTwice || (begin?.allocation && !options.compress && sameClusters)) {
+        return writeFileAtomically(location.path, inOrder(records), options);
+      }
+      const image = imageOptionsFor(options, options.clusterSize ?? DEFAULT_CLUSTER_SIZE);
+      return withDestination(location.path, options, (fd, seekable) =>
+        writeHeadLastFile(fd, location.path, headLast(records), image, seekable, { ...options, ...(options.onLength && { onLength: options.onLength }) }),
+      );
+    }
+    case 'http': {
+      let length: number | undefined;
+      const bytes = toQcow2(source, { ...options, onPlan: (layout) => ((length = layout.totalLength), onPlan(layout)) }, reopen);
+      return httpSink(location.url, location.name, bytes, { length: () => length, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
+    }
+    case 'tcp':
+    case 'tcp-listen':
+      return tcpSink(location, inOrder(source), { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp });
+    case 's3':
+      return uploadHeadLast(headLast(source), { bucket: location.bucket, key: location.key, name: location.name }, { ...options.s3, ...(options.onLength && { onLength: options.onLength }) });
+  }
+}
+
+/** Records with the virtual size reported as soon as a begin or end record gives it. */
+async function* sized(records: AsyncIterable<ClusterRecord>, onLength: ((length: number) => void) | undefined): AsyncGenerator<ClusterRecord> {
+  let told = false;
+  for await (const record of records) {
+    if (!told && (record.kind === 'begin' || record.kind === 'end') && record.virtualSize !== undefined) {
+      onLength?.(record.virtualSize);
+      told = true;
+    }
+    yield record;
+  }
+}
+
+/** Writes the raw image of (inflated) `records` to `location`. */
+export async function writeRawTo(location: Location, records: AsyncIterable<ClusterRecord>, options: DestinationOptions & { pool?: BufferPool } = {}): Promise<number> {
+  let length: number | undefined;
+  const source = sized(records, (n) => ((length = n), options.onLength?.(n)));
+  const bytes = () => writeRaw()(source);
+  switch (location.kind) {
+    case 'stdio':
+      return writeStdout(bytes());
+    case 'file':
+      return writeRawFile(location.path, source, options);
+    case 'http':
+      return httpSink(location.url, location.name, bytes(), { length: () => length, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
+    case 'tcp':
+    case 'tcp-listen':
+      return tcpSink(location, bytes(), { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp });
+    case 's3':
+      return uploadBytes(bytes(), { bucket: location.bucket, key: location.key, name: location.name }, { ...options.s3 });
+  }
+}

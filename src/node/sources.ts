@@ -1,0 +1,33 @@
+/**
+ * Opens where an image comes from: a path stays a path (read with random access or twice, as
+ * the reader chooses), everything else becomes a byte stream.
+ */
+import { httpSource, type ByteSource } from './net/http-source.js';
+import type { Location } from './net/location.js';
+import type { S3Options } from './net/s3-client.js';
+import { s3Source } from './net/s3-source.js';
+import { tcpSource, type TcpOptions } from './net/tcp.js';
+import { stdinChunks } from './stdio.js';
+
+export interface NetworkOptions {
+  /** Milliseconds of silence before a network transfer (or a TCP connection) is given up; default 30 s. */
+  timeoutMs?: number;
+  s3?: S3Options;
+  tcp?: TcpOptions;
+}
+
+export async function openByteSource(location: Location, options: NetworkOptions = {}): Promise<string | ByteSource> {
+  switch (location.kind) {
+    case 'file':
+      return location.path;
+    case 'stdio':
+      return { chunks: stdinChunks() };
+    case 'http':
+      return httpSource(location.url, location.name, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
+    case 's3':
+      return s3Source(location.bucket, location.key, options.s3, location.name);
+    case 'tcp':
+    case 'tcp-listen':
+      return { chunks: tcpSource(location, { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp }) };
+  }
+}
