@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util';
 import { OptionError } from '../errors.js';
 import { checkExitCode, checkQcow2File, checkQcow2Stream, type CheckReport } from '../node/qcow2-check.js';
-import { stdinChunks } from '../node/stdio.js';
+import { parseLocation } from '../node/net/location.js';
+import { openByteSource } from '../node/sources.js';
+import { networkOptions } from './convert-command.js';
 
 export const CHECK_HELP = `Usage: qcow2-stream check [--output=human|json] [--tmpdir DIR] SRC
 
@@ -10,21 +12,26 @@ Recomputes every refcount of a qcow2 image from the structures that reference it
 clusters (header, refcount table and blocks, active and snapshot L1/L2 tables, the
 snapshot table, persistent bitmaps), compares them with the stored ones, checks that
 every reference lies inside the file and that the copied flags are right. SRC is a
-path, or - for stdin (copied to an unlinked temp file first: tables may come in any
-order). Reports and exit status follow qemu-img check:
+path, or any stream convert reads (-, a URL, s3://, tcp://), which is copied to an
+unlinked temp file first: tables may come in any order. Reports and exit status follow
+qemu-img check:
 
   0  no errors          2  corruption: refcounts too low, bad references or flags
   1  the check could not complete (unreadable header, references past the end)
   3  leaked clusters only (refcounts too high: wasted space, no harm to data)
 
   --output FORMAT        human (default) or json (qemu-img check's field names)
-  --tmpdir DIR           where the copy of stdin goes (default: the OS temp directory)
+  --tmpdir DIR           where the copy of a stream goes (default: the OS temp directory)
+  --timeout SECONDS, --endpoint URL, --region NAME: as for convert
   --debug                show a stack trace on error
   -h, --help             show this help`;
 
 export const CHECK_OPTIONS = {
   output: { type: 'string' },
   tmpdir: { type: 'string' },
+  timeout: { type: 'string' },
+  endpoint: { type: 'string' },
+  region: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -56,8 +63,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const output = values.output ?? 'human';
   if (output !== 'human' && output !== 'json') throw new OptionError('--output', `'${output}' is not human or json`);
   if (positionals.length !== 1) throw new OptionError('check', `needs one SRC, got ${positionals.length}`);
-  const source = positionals[0]!;
-  const report = source === '-' ? await checkQcow2Stream(stdinChunks(), values.tmpdir !== undefined ? { tempDir: values.tmpdir } : {}) : await checkQcow2File(source);
+  const input = await openByteSource(parseLocation(positionals[0]!), networkOptions(values));
+  const report = typeof input === 'string' ? await checkQcow2File(input) : await checkQcow2Stream(input.chunks, { name: positionals[0]!, ...(values.tmpdir !== undefined && { tempDir: values.tmpdir }) });
   const { messages, ...fields } = report;
   // As qemu-img check's JSON: counts that are 0 are left out, bar check-errors.
   const json = Object.fromEntries(Object.entries(fields).filter(([key, value]) => !(OMITTED_WHEN_ZERO.has(key) && value === 0)));

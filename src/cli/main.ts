@@ -9,15 +9,18 @@ import { removeTempFilesSync } from '../node/file-sink.js';
 import { CONVERT_HELP, convertCommand } from './convert-command.js';
 import { CHECK_HELP, checkCommand } from './check-command.js';
 import { INFO_HELP, infoCommand } from './info-command.js';
+import { MEASURE_HELP, measureCommand } from './measure-command.js';
 
 const HELP = `Usage: qcow2-stream COMMAND [OPTIONS]
 
-Disk images as streams: raw and qcow2, converted strictly in order, from files or pipes.
+Disk images as streams: raw and qcow2, converted strictly in order, between files, pipes,
+HTTP, S3 and TCP.
 
 Commands:
   convert    convert between raw and qcow2 (see qcow2-stream convert --help)
   info       show what an image is (see qcow2-stream info --help)
   check      verify a qcow2 image's refcounts, as qemu-img check (see qcow2-stream check --help)
+  measure    how big a qcow2 image would be (see qcow2-stream measure --help)
 
 Options:
   -h, --help     show this help (qcow2-stream help COMMAND: that command's)
@@ -31,6 +34,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number | void>
   info: { run: infoCommand, help: INFO_HELP, usageExit: 2 },
   // qemu-img check gives 2 to corruption, so a usage error is 1, "the check could not complete".
   check: { run: checkCommand, help: CHECK_HELP, usageExit: 1 },
+  measure: { run: measureCommand, help: MEASURE_HELP, usageExit: 2 },
 };
 
 function version(): string {

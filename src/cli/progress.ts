@@ -39,7 +39,7 @@ export class ProgressMeter {
   private readonly samples: Sample[] = [];
   private done = 0;
   private total: number | undefined;
-  private lastDraw = 0;
+  private lastDraw = -Infinity;
   private drawn = false;
 
   constructor(
