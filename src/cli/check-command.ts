@@ -4,7 +4,7 @@ import { OptionError } from '../errors.js';
 import { checkExitCode, checkQcow2File, checkQcow2Stream, type CheckReport } from '../node/qcow2-check.js';
 import { parseLocation } from '../node/net/location.js';
 import { openByteSource } from '../node/sources.js';
-import { networkOptions } from './convert-command.js';
+import { NETWORK_OPTIONS, networkOptions } from './network-options.js';
 
 export const CHECK_HELP = `Usage: qcow2-stream check [--output=human|json] [--tmpdir DIR] SRC
 
@@ -29,9 +29,7 @@ qemu-img check:
 export const CHECK_OPTIONS = {
   output: { type: 'string' },
   tmpdir: { type: 'string' },
-  timeout: { type: 'string' },
-  endpoint: { type: 'string' },
-  region: { type: 'string' },
+  ...NETWORK_OPTIONS,
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -9,11 +9,12 @@ import { writeQcow2To, writeRawTo } from '../node/destinations.js';
 import { parseLocation } from '../node/net/location.js';
 import type { ImageFormat } from '../node/probe.js';
 import { DEFAULT_READ_SIZE } from '../node/raw-file-source.js';
-import { openByteSource, type NetworkOptions } from '../node/sources.js';
+import { openByteSource } from '../node/sources.js';
 import { reportProgress } from '../stages/progress.js';
 import { ProgressMeter } from './progress.js';
 import { CREATE_OPTION_HELP, parseCreateOptions } from './image-options.js';
 import { parseSize } from './sizes.js';
+import { NETWORK_OPTIONS, networkOptions, positiveInteger } from './network-options.js';
 import { setQuiet, warn } from './warn.js';
 
 export const CONVERT_HELP = `Usage: qcow2-stream convert [-f raw|qcow2] -O qcow2|raw [-c] [-o OPTIONS] [-B PATH] SRC DST
@@ -99,9 +100,7 @@ export const CONVERT_OPTIONS = {
   'spool-disk': { type: 'string' },
   tmpdir: { type: 'string' },
   sync: { type: 'boolean' },
-  timeout: { type: 'string' },
-  endpoint: { type: 'string' },
-  region: { type: 'string' },
+  ...NETWORK_OPTIONS,
   'part-size': { type: 'string' },
   'parts-in-flight': { type: 'string' },
   progress: { type: 'boolean', short: 'p' },
@@ -116,11 +115,6 @@ function formatOption(value: string | undefined, option: string): ImageFormat | 
   throw new OptionError(option, `'${value}' is not a supported format (raw, qcow2)`);
 }
 
-function positiveInteger(text: string, option: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < 1) throw new OptionError(option, `'${text}' is not a positive whole number`);
-  return value;
-}
 
 function codecOption(text: string): 'zlib' | 'pako' | 'pako-legacy' {
   if (text === 'zlib' || text === 'pako' || text === 'pako-legacy') return text;
@@ -133,35 +127,6 @@ async function isRegularFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function nonNegativeSeconds(text: string, option: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new OptionError(option, `'${text}' is not a number of seconds`);
-  return value;
-}
-
-/** Network settings from the command line. */
-export function networkOptions(values: { timeout?: string; endpoint?: string; region?: string; 'part-size'?: string; 'parts-in-flight'?: string }): NetworkOptions {
-  const timeout = values.timeout !== undefined ? nonNegativeSeconds(values.timeout, '--timeout') : undefined;
-  // 0 waits for ever; Node's socket timeouts take 0 to mean the same.
-  const timeoutMs = timeout === undefined ? undefined : timeout === 0 ? 0 : Math.max(1, Math.round(timeout * 1000));
-  if (values.endpoint !== undefined) {
-    try {
-      new URL(values.endpoint);
-    } catch {
-      throw new OptionError('--endpoint', `'${values.endpoint}' is not a URL`);
-    }
-  }
-  return {
-    ...(timeoutMs !== undefined && { timeoutMs }),
-    s3: {
-      ...(values.endpoint !== undefined && { endpoint: values.endpoint }),
-      ...(values.region !== undefined && { region: values.region }),
-      ...(values['part-size'] !== undefined && { partSize: parseSize(values['part-size'], '--part-size') }),
-      ...(values['parts-in-flight'] !== undefined && { partsInFlight: positiveInteger(values['parts-in-flight'], '--parts-in-flight') }),
-    },
-  };
 }
 
 /** The -p meter, if asked for and stderr can show it. */

@@ -4,7 +4,7 @@ import { OptionError } from '../errors.js';
 import { formatInfo, imageInfo } from '../node/image-info.js';
 import { parseLocation } from '../node/net/location.js';
 import { openByteSource } from '../node/sources.js';
-import { networkOptions } from './convert-command.js';
+import { NETWORK_OPTIONS, networkOptions } from './network-options.js';
 
 export const INFO_HELP = `Usage: qcow2-stream info [--output=human|json] SRC
 
@@ -21,9 +21,7 @@ The JSON uses qemu-img info's field names where qemu has them.
 
 export const INFO_OPTIONS = {
   output: { type: 'string' },
-  timeout: { type: 'string' },
-  endpoint: { type: 'string' },
-  region: { type: 'string' },
+  ...NETWORK_OPTIONS,
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -7,7 +7,7 @@ import { measureConversion } from '../node/measure-conversion.js';
 import { parseLocation } from '../node/net/location.js';
 import { openByteSource } from '../node/sources.js';
 import { imageOptionsFor } from '../stages/qcow2-writer.js';
-import { networkOptions } from './convert-command.js';
+import { NETWORK_OPTIONS, networkOptions } from './network-options.js';
 import { CREATE_OPTION_HELP, parseCreateOptions } from './image-options.js';
 import { parseSize } from './sizes.js';
 import { warn } from './warn.js';
@@ -42,9 +42,7 @@ export const MEASURE_OPTIONS = {
   f: { type: 'string' },
   backing: { type: 'string', short: 'B' },
   output: { type: 'string' },
-  timeout: { type: 'string' },
-  endpoint: { type: 'string' },
-  region: { type: 'string' },
+  ...NETWORK_OPTIONS,
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
