@@ -5,12 +5,11 @@
  * - a promised allocation map (a raw file, uncompressed): in order, nothing spooled;
  * - S3: head last, as a multipart upload, nothing spooled;
  * - a file: head last behind a reserved head region where that is small (head-last-file.ts),
- *   otherwise in order with the data spooled;
+ *   otherwise in order with the data spooled; either way the bytes a pipe would get;
  * - a stream (stdout, HTTP, TCP): in order, the data spooled when the map comes last. The
  *   length is known before the first byte, so an HTTP PUT carries a Content-Length.
  */
 import type { ClusterRecord, StreamBegin } from '../stages/clusters.js';
-import { imageOptionsFor } from '../stages/qcow2-writer.js';
 import { writeRaw } from '../stages/raw-writer.js';
 import type { BufferPool } from './buffer-pool.js';
 import { toQcow2, toQcow2HeadLast, type Qcow2OutputOptions } from './convert.js';
@@ -60,9 +59,8 @@ export async function writeQcow2To(location: Location, source: AsyncIterable<Clu
       if (options.compressTwice || (begin?.allocation && !options.compress && sameClusters)) {
         return writeFileAtomically(location.path, inOrder(records), options);
       }
-      const image = imageOptionsFor(options, options.clusterSize ?? DEFAULT_CLUSTER_SIZE);
       return withDestination(location.path, options, (fd, seekable) =>
-        writeHeadLastFile(fd, location.path, headLast(records), image, seekable, { ...options, ...(options.onLength && { onLength: options.onLength }) }),
+        writeHeadLastFile(fd, location.path, headLast(records), seekable, { ...options, ...(options.onLength && { onLength: options.onLength }) }),
       );
     }
     case 'http': {

@@ -117,7 +117,7 @@ export async function withDestination<T>(path: string, options: FileSinkOptions,
   }
 
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
-  let file: FileHandle | undefined = await onDestination(path, 'create a file beside', () => open(temp, 'wx', 0o644));
+  let file: FileHandle | undefined = await onDestination(path, 'create a file beside', () => open(temp, 'wx+', 0o644)); // readable too: a head-last image may move its data region
   liveTempFiles.add(temp);
   try {
     const result = await write(file.fd, true);

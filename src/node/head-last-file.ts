@@ -1,19 +1,24 @@
 /**
  * A qcow2 file written head last: the data region goes straight into the file behind a head
- * region reserved for the worst case (worstCaseHeadLength), and the header and tables are
- * written in front of it at the end. One pass, no spool. What the tables do not use of the
- * reservation stays a hole, unreferenced (refcount 0), so the layout differs from a piped
- * image's (the content never does). The reservation is only made when the virtual size is
- * known up front and it is at most `maxReservation` (default 64 MiB, enough for about
- * 400 GiB with 64 KiB clusters); otherwise, or on a destination that cannot seek, the data
- * region waits in a spool and the image is written in order, as a pipe would get it.
+ * region reserved for the head the writer expects (exact when the source's map is known up
+ * front, the worst case for the virtual size otherwise), and the header and tables are
+ * written in front of it at the end. One pass, no spool.
+ *
+ * The file comes out byte for byte the image a pipe gets: where the head turns out shorter
+ * (or longer) than reserved, the data region is moved to where the in-order layout puts it
+ * before the head is written. That costs one read and write of the data inside the file,
+ * still less than a spool (write, read back, write), and only when the guess was off: a
+ * sparse disk whose L1 maps little, or a stream whose virtual size was given but whose map
+ * was not. The reservation is only made when the virtual size is known up front and it is
+ * at most `maxReservation` (default 64 MiB, about 400 GiB of disk at 64 KiB clusters);
+ * otherwise, or on a destination that cannot seek, the data region waits in a spool.
  */
 import { ftruncate } from 'node:fs';
 import { promisify } from 'node:util';
-import { LimitError } from '../errors.js';
-import { worstCaseHeadLength, type ImageOptions } from '../format/layout.js';
 import type { HeadLastSegment } from '../stages/qcow2-head-last-writer.js';
+import { IoError } from '../errors.js';
 import { onDestination, writeAll } from './file-sink.js';
+import { readFully } from './positional-io.js';
 import { tempFileSpool, type TempFileSpoolOptions } from './temp-file-spool.js';
 
 export const DEFAULT_MAX_RESERVATION = 64 * 1024 * 1024;
@@ -25,30 +30,34 @@ export interface HeadLastFileOptions extends TempFileSpoolOptions {
   onLength?: (length: number) => void;
 }
 
-/** The first `limit` bytes of `chunks`. */
-function* firstBytes(chunks: Iterable<Uint8Array>, limit: number): Generator<Uint8Array> {
-  let left = limit;
-  for (const chunk of chunks) {
-    if (left <= 0) return;
-    yield chunk.length <= left ? chunk : chunk.subarray(0, left);
-    left -= chunk.length;
-  }
+/** How far in the data region starts, or undefined to write in order instead. */
+function reservationFor(begin: Extract<HeadLastSegment, { kind: 'begin' }>, seekable: boolean, max: number): number | undefined {
+  const expected = begin.expectedHeadLength;
+  return seekable && expected !== undefined && expected <= max ? expected : undefined;
 }
 
-/** How far in the data region starts, or undefined to write in order instead. */
-function reservationFor(begin: Extract<HeadLastSegment, { kind: 'begin' }>, image: ImageOptions, seekable: boolean, max: number): number | undefined {
-  if (!seekable || begin.virtualSize === undefined) return undefined;
-  try {
-    const worst = worstCaseHeadLength(image, begin.virtualSize);
-    return worst <= max ? worst : undefined;
-  } catch (error) {
-    if (error instanceof LimitError) return undefined; // the full image could not exist; this one may
-    throw error;
+/** Bytes moved at a time when the data region has to shift. */
+const MOVE_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Moves `length` bytes at `from` to `to` within the file. Chunks go in the order that never
+ * overwrites bytes still to be read: ascending when moving down, descending when moving up.
+ */
+async function moveRegion(fd: number, path: string, from: number, to: number, length: number): Promise<void> {
+  const buffer = Buffer.allocUnsafe(Math.min(MOVE_CHUNK, length));
+  const chunks = Math.ceil(length / buffer.length);
+  for (let k = 0; k < chunks; k++) {
+    const i = to < from ? k : chunks - 1 - k;
+    const at = i * buffer.length;
+    const size = Math.min(buffer.length, length - at);
+    const got = await onDestination(path, 'read back', () => readFully(fd, buffer, size, from + at));
+    if (got !== size) throw new IoError(`reading back '${path}': the data region ends ${length - at - got} bytes early`, { path });
+    await writeAll(fd, [buffer.subarray(0, size)], path, undefined, to + at);
   }
 }
 
 /** Writes a head-last stream to `fd` (named `path` in errors); returns the image's length. */
-export async function writeHeadLastFile(fd: number, path: string, segments: AsyncIterable<HeadLastSegment>, image: ImageOptions, seekable: boolean, options: HeadLastFileOptions = {}): Promise<number> {
+export async function writeHeadLastFile(fd: number, path: string, segments: AsyncIterable<HeadLastSegment>, seekable: boolean, options: HeadLastFileOptions = {}): Promise<number> {
   const iterator = segments[Symbol.asyncIterator]();
   try {
     const first = await iterator.next();
@@ -60,16 +69,16 @@ export async function writeHeadLastFile(fd: number, path: string, segments: Asyn
         else if (step.value.kind === 'head') return void (head = step.value);
       }
     };
-    const reserved = reservationFor(first.value, image, seekable, options.maxReservation ?? DEFAULT_MAX_RESERVATION);
+    const reserved = reservationFor(first.value, seekable, options.maxReservation ?? DEFAULT_MAX_RESERVATION);
 
     if (reserved !== undefined) {
       await writeAll(fd, data(), path, undefined, reserved);
       if (!head) throw new Error('internal: the head-last stream ended without its head');
-      const { layout, chunks } = head.plan(reserved);
-      if (layout.dataOffset !== reserved) throw new Error(`internal: the head needs ${layout.dataOffset} bytes, over the ${reserved} reserved`);
+      const { layout, chunks } = head.plan(0);
       options.onLength?.(layout.totalLength);
-      await writeAll(fd, firstBytes(chunks, layout.metadataEnd), path, undefined, 0);
-      // The reservation's tail stays a hole; an image with no data ends where the head does.
+      if (layout.dataOffset !== reserved) await moveRegion(fd, path, reserved, layout.dataOffset, head.dataLength);
+      await writeAll(fd, chunks, path, undefined, 0);
+      // Moved down, the region leaves its old tail behind; an image with no data ends where the head does.
       await onDestination(path, 'write', () => promisify(ftruncate)(fd, layout.totalLength));
       return layout.totalLength;
     }

@@ -15,6 +15,12 @@ export interface StreamBegin {
    * clusters this map lists. A writer that gets one can plan and emit without spooling.
    */
   allocation?: AllocationMap;
+  /**
+   * A weaker promise: no record that follows names a cluster outside this map. A stage that
+   * changes which clusters are data and which compressed (the compressor) turns `allocation`
+   * into this; a writer can still size its tables from it up front.
+   */
+  bound?: AllocationMap;
 }
 
 /** One or more whole consecutive guest clusters of data, from guest cluster `index`. */

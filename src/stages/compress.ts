@@ -70,9 +70,12 @@ export function compressClusters(options: CompressOptions): (source: AsyncIterab
     for await (const [item, compressed] of items) {
       if ('record' in item) {
         const record = item.record;
-        // Compression changes which clusters are data and which compressed: a promised map no longer holds.
-        if (record.kind === 'begin' && record.allocation) yield { kind: 'begin', clusterSize: record.clusterSize, ...(record.virtualSize !== undefined && { virtualSize: record.virtualSize }) };
-        else yield record;
+        // Compression changes which clusters are data and which compressed: a promised map
+        // no longer holds, but it still bounds what comes.
+        if (record.kind === 'begin' && record.allocation) {
+          const { allocation, ...rest } = record;
+          yield { ...rest, bound: allocation };
+        } else yield record;
         continue;
       }
       if (compressed && compressed.length < item.bytes.length - 1) yield { kind: 'compressed', index: item.index, bytes: compressed, algorithm: compressor.algorithm };

@@ -13,10 +13,11 @@
 import { AllocationMap } from '../format/allocation-map.js';
 import { DataPlacer, type Placement } from '../format/data-placement.js';
 import { l2Entries } from '../format/geometry.js';
-import { planLayout, type Qcow2Layout } from '../format/layout.js';
+import { LimitError } from '../errors.js';
+import { planLayout, worstCaseHeadLength, type ImageOptions, type Qcow2Layout } from '../format/layout.js';
 import { encodeMetadata } from '../format/metadata.js';
 import { maxRefcount } from '../format/refcount-block.js';
-import type { ClusterRecord } from './clusters.js';
+import type { ClusterRecord, StreamBegin } from './clusters.js';
 import { coalesce } from './coalesce.js';
 import { imageOptionsFor, mappedPayload, METADATA_CHUNK, openingRecord, versionOf, type Qcow2WriterOptions } from './qcow2-writer.js';
 
@@ -27,7 +28,18 @@ export interface HeadPlan {
 }
 
 export type HeadLastSegment =
-  | { kind: 'begin'; clusterSize: number; virtualSize?: number }
+  | {
+      kind: 'begin';
+      clusterSize: number;
+      virtualSize?: number;
+      /**
+       * How long the head will be, as far as can be told before the data: exact when the
+       * source promised or bounded its map, the longest any image of this virtual size can
+       * need otherwise, absent when the virtual size is not known yet (or the worst case could
+       * not exist). A sink that writes the data region first reserves this much in front of it.
+       */
+      expectedHeadLength?: number;
+    }
   | { kind: 'data'; bytes: Uint8Array }
   | {
       kind: 'head';
@@ -69,6 +81,19 @@ class PlainQueue {
   }
 }
 
+/** The head's length as far as the opening record tells it (see `expectedHeadLength`). */
+function headLengthBefore(imageOptions: ImageOptions, begin: StreamBegin): number | undefined {
+  if (begin.virtualSize === undefined) return undefined;
+  const map = begin.allocation ?? begin.bound;
+  try {
+    // A bound map laid out as it stands needs at least as many tables as what comes within it.
+    return map ? planLayout(imageOptions, begin.virtualSize, map).dataOffset : worstCaseHeadLength(imageOptions, begin.virtualSize);
+  } catch (error) {
+    if (error instanceof LimitError) return undefined; // the full image could not exist; this one may
+    throw error;
+  }
+}
+
 export function writeQcow2HeadLast(options: Qcow2WriterOptions = {}): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<HeadLastSegment> {
   versionOf(options.compat);
   return async function* qcow2HeadLastWriter(source) {
@@ -77,7 +102,8 @@ export function writeQcow2HeadLast(options: Qcow2WriterOptions = {}): (source: A
       const begin = await openingRecord(records);
       const imageOptions = imageOptionsFor(options, begin.clusterSize);
       const { clusterSize } = begin;
-      yield { kind: 'begin', clusterSize, ...(begin.virtualSize !== undefined && { virtualSize: begin.virtualSize }) };
+      const expectedHeadLength = headLengthBefore(imageOptions, begin);
+      yield { kind: 'begin', clusterSize, ...(begin.virtualSize !== undefined && { virtualSize: begin.virtualSize }), ...(expectedHeadLength !== undefined && { expectedHeadLength }) };
 
       const map = new AllocationMap(l2Entries(clusterSize));
       const placer = new DataPlacer(clusterSize, maxRefcount(Math.log2(imageOptions.refcountBits)));
