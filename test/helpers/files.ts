@@ -1,6 +1,7 @@
 /** Temp directories and deterministic inputs for tests. */
+import type { ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,6 +60,43 @@ export async function* randomChunks(bytes: Uint8Array, seed: number, max = 200_0
 }
 
 export { join };
+
+/**
+ * The files process `pid` holds open under `dir`, as /proc/PID/fd shows them (Linux): an
+ * unlinked file still open reads '/path (deleted)'. A spool that is unlinked at creation can
+ * be seen only this way; one left open shows here after it should have been closed.
+ */
+export async function openFilesUnder(dir: string, pid: number | 'self' = 'self'): Promise<string[]> {
+  const root = `${await realpath(dir)}/`;
+  const fds = `/proc/${pid}/fd`;
+  const names = await readdir(fds).catch(() => [] as string[]);
+  const targets = await Promise.all(names.map((fd) => readlink(join(fds, fd)).catch(() => '')));
+  return targets.filter((target) => target.startsWith(root));
+}
+
+/** Polls `probe` until it gives a non-empty list (or about `tries` × 50 ms pass); the last list. */
+export async function whenSeen<T>(probe: () => Promise<T[]>, tries = 200): Promise<T[]> {
+  let seen = await probe();
+  for (let i = 0; i < tries && seen.length === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    seen = await probe();
+  }
+  return seen;
+}
+
+/** True when every path is of an unlinked file, as /proc shows it. */
+export function allUnlinked(paths: string[]): boolean {
+  return paths.every((path) => path.endsWith(' (deleted)'));
+}
+
+/**
+ * Where no small filesystem could be mounted: a disk-full test that ran only its fallback says
+ * so in the log; in CI (CI=true), where the real thing must be tested, it fails.
+ */
+export function noSmallFilesystem(t: ExecutionContext, what: string): void {
+  if (process.env.CI === 'true' || process.env.CI === '1') t.fail(`tmpfs mount not permitted, so ${what} was not tested (CI must run as root)`);
+  else t.log(`tmpfs mount not permitted here: ${what} was not tested, only the fallback`);
+}
 
 /**
  * Runs `fn` with a directory that is a tmpfs of `size` (e.g. '1M'), for disk-full tests.

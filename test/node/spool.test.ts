@@ -4,7 +4,7 @@ import { LimitError } from '../../src/errors.js';
 import { MemorySpool } from '../../src/stages/spool.js';
 import { TempFileKeyedStore } from '../../src/node/temp-file-keyed-store.js';
 import { TempFileSpool } from '../../src/node/temp-file-spool.js';
-import { collect, randomBytes, withTempDir } from '../helpers/files.js';
+import { allUnlinked, collect, openFilesUnder, randomBytes, withTempDir } from '../helpers/files.js';
 
 test('the temp-file spool gives back every byte in order across memory and disk, and leaves no file', async (t) => {
   await withTempDir(async (dir) => {
@@ -12,13 +12,31 @@ test('the temp-file spool gives back every byte in order across memory and disk,
     const chunks = Array.from({ length: 40 }, (_, i) => randomBytes(1 + ((i * 7919) % 30_000), i + 1));
     for (const chunk of chunks) await spool.write(chunk);
     t.true(spool.spilled);
-    // The file is unlinked as soon as it exists: nothing to see in the directory, even now.
+    // The file is unlinked as soon as it exists: open, but under no name, even now.
+    const inUse = await openFilesUnder(dir);
+    t.is(inUse.length, 1, inUse.join(', '));
+    t.true(allUnlinked(inUse), `the spool file has a name: ${inUse.join(', ')}`);
     t.deepEqual(await readdir(dir), []);
     const back = await collect(spool.read());
     t.true(back.equals(Buffer.concat(chunks)));
     await spool.close();
     await spool.close();
-    t.deepEqual(await readdir(dir), []);
+    t.deepEqual(await openFilesUnder(dir), [], 'close() left the spool file open');
+  });
+});
+
+test('the temp-file keyed store spills to one unlinked file and closes it', async (t) => {
+  await withTempDir(async (dir) => {
+    const store = new TempFileKeyedStore({ memoryLimit: 100_000, tempDir: dir });
+    const items = Array.from({ length: 20 }, (_, i) => randomBytes(10_000 + i, i + 1));
+    for (const [i, bytes] of items.entries()) await store.put(`k${i}`, bytes);
+    const inUse = await openFilesUnder(dir);
+    t.is(inUse.length, 1, inUse.join(', '));
+    t.true(allUnlinked(inUse), `the store's file has a name: ${inUse.join(', ')}`);
+    for (const [i, bytes] of items.entries()) t.true(Buffer.from((await store.take(`k${i}`)) ?? []).equals(bytes), `item ${i}`);
+    await store.close();
+    await store.close();
+    t.deepEqual(await openFilesUnder(dir), [], 'close() left the store file open');
   });
 });
 
