@@ -1,11 +1,11 @@
 /** The convert command as a user runs it: pipes, files, and every kind of bad input. */
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat, statfs, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { CONVERT_HELP, CONVERT_OPTIONS } from '../../src/cli/convert-command.js';
 import { CLI, isOneLineError, runCli } from '../helpers/cli.js';
-import { join, randomBytes, withSmallFilesystem, withTempDir } from '../helpers/files.js';
+import { join, noSmallFilesystem, randomBytes, withSmallFilesystem, withTempDir } from '../helpers/files.js';
 import { makeExt4 } from '../helpers/inputs.js';
 import { qemuCheck, qemuCompare, qemuTest } from '../helpers/qemu.js';
 
@@ -18,7 +18,8 @@ qemuTest('a pipe in and a pipe out give the same bytes as file to file', async (
     const fromPipe = join(dir, 'pipe.qcow2');
     const file = await runCli(['convert', '-O', 'qcow2', raw, fromFile]);
     t.is(file.code, 0, file.stderr);
-    const pipe = await runCli([], { shell: `cat '${raw}' | $QCOW2_STREAM convert -O qcow2 --spool-memory 1M --tmpdir '${dir}' - - | cat > '${fromPipe}'` });
+    // pipefail: the status is qcow2-stream's too, not only the last cat's.
+    const pipe = await runCli([], { pipefail: true, shell: `cat '${raw}' | $QCOW2_STREAM convert -O qcow2 --spool-memory 1M --tmpdir '${dir}' - - | cat > '${fromPipe}'` });
     t.is(pipe.code, 0, pipe.stderr);
     t.true((await readFile(fromFile)).equals(await readFile(fromPipe)));
     const check = await qemuCheck(fromFile);
@@ -44,7 +45,7 @@ qemuTest('-o options reach the image: compat, cluster_size, refcount_bits', asyn
 });
 
 /** Runs a failing conversion and checks: exit status, one-line message matching `pattern`, nothing left behind. */
-async function expectFailure(t: import('ava').ExecutionContext, dir: string, args: string[], code: number, pattern: RegExp, options: { withoutDacOverride?: boolean } = {}) {
+async function expectFailure(t: import('ava').ExecutionContext, dir: string, args: string[], code: number, pattern: RegExp, options: { withoutDacOverride?: boolean; input?: Uint8Array } = {}) {
   const before = (await readdir(dir)).sort();
   const result = await runCli(args, { cwd: dir, ...options });
   t.is(result.code, code, `exit status for ${args.join(' ')}: ${result.stderr}`);
@@ -83,20 +84,57 @@ test('an unreadable source fails with permission denied', async (t) => {
   });
 });
 
+qemuTest('a raw file is read twice and spools nothing: no spool memory and no temp directory needed', async (t) => {
+  await withTempDir(async (dir) => {
+    const raw = await makeExt4(dir);
+    const noSpool = ['--spool-memory', '0', '--tmpdir', join(dir, 'no-such-dir')];
+    const out = join(dir, 'out.qcow2');
+    const toFile = await runCli(['convert', '-O', 'qcow2', ...noSpool, raw, out]);
+    t.is(toFile.code, 0, toFile.stderr);
+    const check = await qemuCheck(out);
+    t.is(check.code, 0, check.raw);
+    t.true((await qemuCompare(raw, out)).identical);
+    const toPipe = await runCli([], { pipefail: true, shell: `$QCOW2_STREAM convert -O qcow2 ${noSpool.join(' ')} '${raw}' - | cat > '${out}.piped'` });
+    t.is(toPipe.code, 0, toPipe.stderr);
+    t.true((await qemuCompare(raw, `${out}.piped`)).identical);
+    // The same options do stop a conversion that needs the spool: the same bytes from a pipe.
+    const fromPipe = await runCli([], { shell: `cat '${raw}' | $QCOW2_STREAM convert -O qcow2 ${noSpool.join(' ')} - '${out}.from-pipe'` });
+    t.is(fromPipe.code, 1, fromPipe.stderr);
+    t.regex(fromPipe.stderr, /no-such-dir/);
+  });
+});
+
 test('a full disk fails with no space left and leaves nothing behind', async (t) => {
   await withTempDir(async (dir) => {
     const raw = join(dir, 'in.raw');
     await writeFile(raw, randomBytes(4 << 20, 2));
+    // A device is written in place: still the device after the failure, nothing beside it.
     const full = await runCli(['convert', '-O', 'qcow2', raw, '/dev/full']);
     t.is(full.code, 1);
     t.true(isOneLineError(full.stderr), full.stderr);
-    t.regex(full.stderr, /no space left on device/);
+    t.regex(full.stderr, /cannot write '\/dev\/full': no space left on device/);
+    t.true((await stat('/dev/full')).isCharacterDevice(), '/dev/full was replaced');
+    t.deepEqual((await readdir('/dev')).filter((name) => name.includes('full') && name !== 'full'), []);
 
-    // A real 1 MiB filesystem where we may mount one (root, outside a locked-down container).
+    // A real 1 MiB filesystem where we may mount one (root, outside a locked-down container):
+    // the output fills it, then the spool does; each time the space comes back.
     const mounted = await withSmallFilesystem(dir, '1M', async (small) => {
-      await expectFailure(t, small, ['convert', '-O', 'qcow2', raw, 'out.qcow2'], 1, /no space left on device/);
+      const free = (await statfs(small)).bfree;
+      await expectFailure(t, small, ['convert', '-O', 'qcow2', raw, 'out.qcow2'], 1, /cannot write '.*out\.qcow2': no space left on device/);
+      t.is((await statfs(small)).bfree, free, 'the partial output\'s blocks were not freed');
+      const spooled = await runCli([], { shell: `cat '${raw}' | $QCOW2_STREAM convert -O qcow2 --spool-memory 64k --tmpdir '${small}' - '${join(dir, 'out.qcow2')}'` });
+      t.is(spooled.code, 1, spooled.stderr);
+      t.true(isOneLineError(spooled.stderr), spooled.stderr);
+      t.regex(spooled.stderr, /spool file in '.*tmpfs-1M': no space left on device/);
+      t.is((await statfs(small)).bfree, free, 'the spool\'s blocks were not freed');
+      t.deepEqual(await readdir(small), []);
     });
-    if (!mounted) t.log('tmpfs mount not permitted here: only /dev/full was tried');
+    if (!mounted) {
+      noSmallFilesystem(t, 'a file destination or a spool filling its filesystem');
+      // Without a mount, the spool's own disk limit stands in for a full disk.
+      await expectFailure(t, dir, ['convert', '-O', 'qcow2', '--spool-memory', '64k', '--spool-disk', '1M', '--tmpdir', dir, '-', 'out.qcow2'], 1, /spool needs more than 1048576 bytes/, { input: await readFile(raw) });
+    }
+    t.false((await readdir(dir)).some((name) => name.includes('out.qcow2')), 'a file under the destination\'s name was left');
   });
 });
 

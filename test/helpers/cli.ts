@@ -12,13 +12,15 @@ export interface CliResult {
 }
 
 /**
+ * `shell` runs a command line with sh; with `pipefail` it runs with bash -o pipefail, so a
+ * pipeline's status is that of its last failing command, not just of its last one.
  * `withoutDacOverride` runs the CLI without the capabilities that let root read any file, so
  * a mode-000 file is unreadable even when the tests run as root.
  */
-export function runCli(args: string[], options: { input?: Uint8Array; cwd?: string; withoutDacOverride?: boolean; shell?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  const command = options.shell ? 'sh' : options.withoutDacOverride ? 'setpriv' : process.execPath;
+export function runCli(args: string[], options: { input?: Uint8Array; cwd?: string; withoutDacOverride?: boolean; shell?: string; pipefail?: boolean; env?: Record<string, string> } = {}): Promise<CliResult> {
+  const command = options.shell ? (options.pipefail ? 'bash' : 'sh') : options.withoutDacOverride ? 'setpriv' : process.execPath;
   const argv = options.shell
-    ? ['-c', options.shell]
+    ? [...(options.pipefail ? ['-o', 'pipefail'] : []), '-c', options.shell]
     : options.withoutDacOverride
       ? ['--bounding-set=-dac_override,-dac_read_search', process.execPath, CLI, ...args]
       : [CLI, ...args];
