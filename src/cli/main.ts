@@ -6,10 +6,6 @@ import { readFileSync } from 'node:fs';
 import { Qcow2StreamError } from '../errors.js';
 import { runCleanups } from '../node/cleanups.js';
 import { removeTempFilesSync } from '../node/file-sink.js';
-import { CONVERT_HELP, convertCommand } from './convert-command.js';
-import { CHECK_HELP, checkCommand } from './check-command.js';
-import { INFO_HELP, infoCommand } from './info-command.js';
-import { MEASURE_HELP, measureCommand } from './measure-command.js';
 
 const HELP = `Usage: qcow2-stream COMMAND [OPTIONS]
 
@@ -28,13 +24,23 @@ Options:
 
 Exit status: 0 on success, 1 on error, 2 on a usage error (check: qemu-img check's codes).`;
 
-/** `run` resolves with the exit status (undefined: 0); a usage error exits with `usageExit`. */
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number | void>; help: string; usageExit: number }> = {
-  convert: { run: convertCommand, help: CONVERT_HELP, usageExit: 2 },
-  info: { run: infoCommand, help: INFO_HELP, usageExit: 2 },
+interface Command {
+  /** Resolves with the exit status (undefined: 0). */
+  run: (argv: string[]) => Promise<number | void>;
+  help: string;
+}
+
+/**
+ * Each command's module is loaded only when it runs: startup time is paid on every
+ * conversion, and loading every module of every command costs about as much as Node itself.
+ * A usage error exits with `usageExit`.
+ */
+const COMMANDS: Record<string, { load: () => Promise<Command>; usageExit: number }> = {
+  convert: { load: async () => import('./convert-command.js').then((m) => ({ run: m.convertCommand, help: m.CONVERT_HELP })), usageExit: 2 },
+  info: { load: async () => import('./info-command.js').then((m) => ({ run: m.infoCommand, help: m.INFO_HELP })), usageExit: 2 },
   // qemu-img check gives 2 to corruption, so a usage error is 1, "the check could not complete".
-  check: { run: checkCommand, help: CHECK_HELP, usageExit: 1 },
-  measure: { run: measureCommand, help: MEASURE_HELP, usageExit: 2 },
+  check: { load: async () => import('./check-command.js').then((m) => ({ run: m.checkCommand, help: m.CHECK_HELP })), usageExit: 1 },
+  measure: { load: async () => import('./measure-command.js').then((m) => ({ run: m.measureCommand, help: m.MEASURE_HELP })), usageExit: 2 },
 };
 
 function version(): string {
@@ -74,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const topic = command === 'help' && rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
   if (topic) {
-    process.stdout.write(`${topic.help}\n`);
+    process.stdout.write(`${(await topic.load()).help}\n`);
     return 0;
   }
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
@@ -94,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
   cleanUpOnSignal('SIGTERM');
   cleanUpOnSignal('SIGHUP');
   try {
-    return (await entry.run(rest)) ?? 0;
+    return (await (await entry.load()).run(rest)) ?? 0;
   } catch (error) {
     removeTempFilesSync(unlinkSync);
     if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);

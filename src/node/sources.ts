@@ -2,11 +2,10 @@
  * Opens where an image comes from: a path stays a path (read with random access or twice, as
  * the reader chooses), everything else becomes a byte stream.
  */
-import { httpSource, type ByteSource } from './net/http-source.js';
+import type { ByteSource } from './net/http-source.js';
 import type { Location } from './net/location.js';
 import type { S3Options } from './net/s3-client.js';
-import { s3Source } from './net/s3-source.js';
-import { tcpSource, type TcpOptions } from './net/tcp.js';
+import type { TcpOptions } from './net/tcp.js';
 import { stdinChunks } from './stdio.js';
 
 export interface NetworkOptions {
@@ -16,6 +15,7 @@ export interface NetworkOptions {
   tcp?: TcpOptions;
 }
 
+/** The network modules load only for a location that needs them (they cost startup time). */
 export async function openByteSource(location: Location, options: NetworkOptions = {}): Promise<string | ByteSource> {
   switch (location.kind) {
     case 'file':
@@ -23,11 +23,11 @@ export async function openByteSource(location: Location, options: NetworkOptions
     case 'stdio':
       return { chunks: stdinChunks() };
     case 'http':
-      return httpSource(location.url, location.name, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
+      return (await import('./net/http-source.js')).httpSource(location.url, location.name, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
     case 's3':
-      return s3Source(location.bucket, location.key, options.s3, location.name);
+      return (await import('./net/s3-source.js')).s3Source(location.bucket, location.key, options.s3, location.name);
     case 'tcp':
     case 'tcp-listen':
-      return { chunks: tcpSource(location, { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp }) };
+      return { chunks: (await import('./net/tcp.js')).tcpSource(location, { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp }) };
   }
 }
