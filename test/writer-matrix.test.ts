@@ -11,6 +11,7 @@ import { writeFileAtomically } from '../src/node/file-sink.js';
 import { toRawClusters } from '../src/node/convert.js';
 import { qcow2Clusters } from '../src/node/qcow2-source.js';
 import { rawToQcow2 } from '../src/node/raw-to-qcow2.js';
+import { TempFileSpool } from '../src/node/temp-file-spool.js';
 import { writeRaw } from '../src/stages/raw-writer.js';
 import type { Compat } from '../src/stages/qcow2-writer.js';
 import { collect, join, randomChunks, withTempDir } from './helpers/files.js';
@@ -27,20 +28,44 @@ const FORMATS: Array<{ compat: Compat; refcountBits: number }> = [
 ];
 const slot = limiter(3);
 
+/** Remembers whether it had spilled to disk when it was closed (close forgets). */
+class WatchedSpool extends TempFileSpool {
+  spilledBeforeClose = false;
+  override async close(): Promise<void> {
+    this.spilledBeforeClose ||= this.spilled;
+    await super.close();
+  }
+}
+
+/** Input bytes in clusters that hold anything but zeros. */
+function dataBytes(bytes: Uint8Array, clusterSize: number): number {
+  let total = 0;
+  for (let at = 0; at < bytes.length; at += clusterSize) {
+    const cluster = bytes.subarray(at, at + clusterSize);
+    if (cluster.some((b) => b !== 0)) total += cluster.length;
+  }
+  return total;
+}
+
 async function checkCase(dir: string, input: NamedInput, rawPath: string, clusterSize: number, format: (typeof FORMATS)[number]) {
   const tag = `${input.slug}-${clusterSize}-${format.compat}-${format.refcountBits}`;
   const out = join(dir, `${tag}.qcow2`);
-  const options = { clusterSize, compat: format.compat, refcountBits: format.refcountBits, spoolMemory: 1 << 20 };
+  const options = { clusterSize, compat: format.compat, refcountBits: format.refcountBits };
   let planned: Qcow2Layout | undefined;
   await writeFileAtomically(out, rawToQcow2(rawPath, { ...options, onPlan: (layout) => (planned = layout) }));
-  const streamed = await collect(rawToQcow2(randomChunks(input.bytes, clusterSize + input.bytes.length + 1), { ...options, memoryLimit: 256 * 1024, tempDir: dir }));
+  // The stream path spools every data cluster: half of them fit in memory, the rest go to disk.
+  const memoryLimit = Math.floor(dataBytes(input.bytes, clusterSize) / 2);
+  const spools: WatchedSpool[] = [];
+  const spool = () => (spools.push(new WatchedSpool({ memoryLimit, tempDir: dir })), spools.at(-1)!);
+  const streamed = await collect(rawToQcow2(randomChunks(input.bytes, clusterSize + input.bytes.length + 1), { ...options, spool }));
+  const spilled = spools.some((s) => s.spilledBeforeClose);
   const written = await readFile(out);
   const check = await qemuCheck(out);
   const compare = await qemuCompare(rawPath, out);
   // Round trip through our own reader, both ways of reading.
   const backRandom = await collect(writeRaw()(toRawClusters(qcow2Clusters(out))));
   const backStream = await collect(writeRaw()(toRawClusters(qcow2Clusters(out, { randomAccess: false }))));
-  return { tag, out, planned, streamed, written, check, compare, size: (await stat(out)).size, backRandom, backStream };
+  return { tag, out, planned, streamed, spilled, written, check, compare, size: (await stat(out)).size, backRandom, backStream };
 }
 
 qemuTest('raw to qcow2: the full input matrix passes qemu-img check and compare, both paths identical', async (t) => {
@@ -61,6 +86,7 @@ qemuTest('raw to qcow2: the full input matrix passes qemu-img check and compare,
               t.true(r.compare.identical, `${r.tag}: qemu-img compare: ${r.compare.output}`);
               t.is(r.size, r.planned?.totalLength ?? -1, `${r.tag}: output length differs from the plan`);
               t.true(r.streamed.equals(r.written), `${r.tag}: spooled stream and two-pass file differ`);
+              t.is(r.spilled, dataBytes(input.bytes, clusterSize) > 0, `${r.tag}: the spool should spill to disk exactly when there is data`);
               const padded = Buffer.alloc(Math.ceil(input.bytes.length / 512) * 512);
               padded.set(input.bytes);
               t.true(r.backRandom.equals(padded), `${r.tag}: raw -> qcow2 -> raw (random access) is not the identity`);
