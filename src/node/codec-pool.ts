@@ -86,9 +86,7 @@ export class CodecPool {
       slot.worker.postMessage(job, [job.input]);
     });
     if (this.spareInputs.length < 2 * this.threads + 2) this.spareInputs.push(reply.input);
-    const output = new Uint8Array(reply.output);
-    const outputs = reply.bounds.slice(0, -1).map((start, i) => output.subarray(start, reply.bounds[i + 1]));
-    return { outputs, errors: reply.errors };
+    return { outputs: reply.outputs, errors: reply.errors };
   }
 
   private inputBuffer(size: number): ArrayBuffer {

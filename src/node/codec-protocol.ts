@@ -16,8 +16,8 @@ export interface CodecReply {
   id: number;
   /** The job's input buffer, handed back for reuse. */
   input: ArrayBuffer;
-  output: ArrayBuffer;
-  bounds: number[];
+  /** Piece i's result: views of buffers transferred with the reply, never copied on arrival. */
+  outputs: Uint8Array[];
   /** A message where piece i failed, else null. */
   errors: Array<string | null>;
 }
