@@ -5,17 +5,24 @@
  * pako's canonical hashing the streams are byte for byte the ones qemu-img -c writes.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { nodeDeflate } from '../src/codecs/deflate-node.js';
 import { pakoDeflate } from '../src/codecs/deflate-pako.js';
 import { readL1Entry } from '../src/format/l1-entry.js';
 import { readL2Entry } from '../src/format/l2-entry.js';
 import { runCli } from './helpers/cli.js';
 import { qemuImg, run } from './helpers/corpus.js';
-import { join, randomBytes, withTempDir } from './helpers/files.js';
+import { join, prng, randomBytes, withTempDir } from './helpers/files.js';
 import { edgeInputs, makeExt4 } from './helpers/inputs.js';
 import { limiter } from './helpers/limit.js';
 import { qemuCheck, qemuCompare, qemuTest } from './helpers/qemu.js';
 
 const slot = limiter(2);
+
+/** qemu-img check's count of compressed clusters (absent from its JSON when none). */
+async function compressedClusters(path: string): Promise<number> {
+  const { stdout } = await run('qemu-img', ['check', '--output=json', path]);
+  return (JSON.parse(stdout) as Record<string, number>)['compressed-clusters'] ?? 0;
+}
 
 /** qemu-img check's "compressed clusters" percentage. */
 async function compressedShare(path: string): Promise<number> {
@@ -72,16 +79,122 @@ qemuTest('compressed output of the input matrix passes check and compare; paths 
   });
 });
 
-qemuTest('refcount widths below 16: streams sharing a cluster never overflow its refcount', async (t) => {
+/** Every host cluster's refcount, read from the image's refcount table and blocks. */
+function refcounts(image: Buffer): number[] {
+  const clusterSize = 2 ** image.readUInt32BE(20);
+  const bits = image.readUInt32BE(4) >= 3 ? 2 ** image.readUInt32BE(96) : 16;
+  const table = Number(image.readBigUInt64BE(48));
+  const perBlock = (clusterSize * 8) / bits;
+  const counts: number[] = [];
+  for (let i = 0; i < (image.readUInt32BE(56) * clusterSize) / 8; i++) {
+    const block = Number(image.readBigUInt64BE(table + 8 * i) & ~0x1ffn);
+    if (block === 0) continue;
+    for (let j = 0; j < perBlock; j++) {
+      // Narrow refcounts fill each byte from its lowest bit; wide ones are big-endian.
+      if (bits < 8) counts[i * perBlock + j] = (image[block + ((j * bits) >> 3)]! >> ((j * bits) & 7)) & (2 ** bits - 1);
+      else if (bits < 64) counts[i * perBlock + j] = image.readUIntBE(block + (j * bits) / 8, bits / 8);
+      else counts[i * perBlock + j] = Number(image.readBigUInt64BE(block + j * 8));
+    }
+  }
+  return counts;
+}
+
+qemuTest('refcount widths below 16: streams fill a cluster up to the refcount maximum, never past it', async (t) => {
   await withTempDir(async (dir) => {
-    const raw = await makeExt4(dir);
-    for (const refcountBits of [1, 2, 4, 8]) {
+    // 640 clusters of 16 KiB, each one byte in zeros: streams of a few dozen bytes, hundreds to a cluster.
+    const clusterSize = 16384;
+    const bytes = new Uint8Array(640 * clusterSize);
+    for (let i = 0; i < 640; i++) bytes[i * clusterSize + ((i * 37) % clusterSize)] = (i % 255) + 1;
+    const raw = join(dir, 'sparse-bytes.raw');
+    await writeFile(raw, bytes);
+    for (const refcountBits of [1, 2, 4, 8, 16]) {
       const out = join(dir, `r${refcountBits}.qcow2`);
-      const made = await runCli(['convert', '-c', '-O', 'qcow2', '-o', `refcount_bits=${refcountBits},cluster_size=4k`, raw, out]);
+      const made = await runCli(['convert', '-c', '-O', 'qcow2', '-o', `refcount_bits=${refcountBits},cluster_size=16k`, raw, out]);
       t.is(made.code, 0, made.stderr);
       const check = await qemuCheck(out);
+      t.is(check.code, 0, `refcount_bits=${refcountBits}: ${check.raw}`);
       t.is(check.corruptions + check.leaks + check.checkErrors, 0, `refcount_bits=${refcountBits}: ${check.raw}`);
       t.true((await qemuCompare(raw, out)).identical);
+      const highest = refcounts(await readFile(out)).reduce((a, b) => Math.max(a, b), 0);
+      // 16 bits shows how many streams share a cluster when nothing stops them: more than 8 bits can count.
+      if (refcountBits < 16) t.is(highest, 2 ** refcountBits - 1, `refcount_bits=${refcountBits}: the fullest cluster`);
+      else t.true(highest > 255, `refcount_bits=16: at most ${highest} streams shared a cluster`);
+    }
+  });
+});
+
+qemuTest('node:zlib and pako write the same bytes at each level; levels 1 and 9 give valid images of different sizes', async (t) => {
+  await withTempDir(async (dir) => {
+    // Text of random words, where the level matters, with a stretch of random bytes and one of zeros.
+    const words = ['disk ', 'image ', 'stream ', 'qcow2 ', 'cluster ', 'sector ', 'guest ', 'host ', 'refcount ', 'table '];
+    const next = prng(11);
+    const text = new TextEncoder().encode(Array.from({ length: 600_000 }, () => words[next() % words.length]).join(''));
+    const bytes = new Uint8Array(6 << 20);
+    bytes.set(text.subarray(0, 4 << 20));
+    bytes.set(randomBytes(1 << 20, 12), 5 << 20);
+    const raw = join(dir, 'text.raw');
+    await writeFile(raw, bytes);
+    const sizes: number[] = [];
+    for (const level of [1, 9]) {
+      const images = [];
+      for (const codec of ['zlib', 'pako']) {
+        const out = join(dir, `${codec}-${level}.qcow2`);
+        const made = await runCli(['convert', '-c', '--codec', codec, '-o', `compression_level=${level}`, '-O', 'qcow2', raw, out]);
+        t.is(made.code, 0, made.stderr);
+        images.push(await readFile(out));
+      }
+      t.true(images[0]!.equals(images[1]!), `level ${level}: node:zlib and pako wrote different bytes`);
+      const out = join(dir, `zlib-${level}.qcow2`);
+      const check = await qemuCheck(out);
+      t.is(check.code, 0, `level ${level}: ${check.raw}`);
+      t.true((await compressedClusters(out)) > 0, `level ${level}: nothing compressed`);
+      t.true((await qemuCompare(raw, out)).identical, `level ${level}: differs from its source`);
+      sizes.push(images[0]!.length);
+    }
+    t.true(sizes[1]! < sizes[0]!, `level 9 gave ${sizes[1]} bytes, level 1 ${sizes[0]}`);
+  });
+});
+
+/** Clusters whose deflate stream, as `measure` gives it, is 2 bytes short of, 1 short of and exactly the cluster size. */
+function boundaryClusters(clusterSize: number, measure: (cluster: Uint8Array) => number): Map<number, Uint8Array> {
+  const found = new Map<number, Uint8Array>();
+  const targets = [clusterSize - 2, clusterSize - 1, clusterSize];
+  // Random bytes then zeros: the stream grows with the random part, by a byte or so a step.
+  for (let seed = 1; seed < 200 && found.size < targets.length; seed++) {
+    for (let random = clusterSize - 80; random <= clusterSize; random++) {
+      const cluster = new Uint8Array(clusterSize);
+      cluster.set(randomBytes(random, seed));
+      const length = measure(cluster);
+      if (targets.includes(length) && !found.has(length)) found.set(length, cluster);
+    }
+  }
+  return found;
+}
+
+qemuTest('a stream of cluster_size - 2 bytes is stored compressed; of cluster_size - 1 or cluster_size, uncompressed', async (t) => {
+  await withTempDir(async (dir) => {
+    const clusterSize = 512;
+    // Measured with the codec that writes: node:zlib (the default) and pako-legacy (qemu's own streams, so qemu-img -c decides too).
+    for (const [codec, deflate] of [['zlib', nodeDeflate(6)], ['pako-legacy', pakoDeflate(6, true)]] as const) {
+      const clusters = boundaryClusters(clusterSize, (cluster) => deflate.compress(cluster).length);
+      t.is(clusters.size, 3, `${codec}: no input found for every stream length`);
+      for (const [length, cluster] of clusters) {
+        const tag = `${codec}, a ${length}-byte stream`;
+        const raw = join(dir, `${codec}-${length}.raw`);
+        await writeFile(raw, cluster);
+        const out = join(dir, `${codec}-${length}.qcow2`);
+        const made = await runCli(['convert', '-c', '--codec', codec, '-O', 'qcow2', '-o', `cluster_size=${clusterSize}`, raw, out]);
+        t.is(made.code, 0, made.stderr);
+        const check = await qemuCheck(out);
+        t.is(check.code, 0, `${tag}: ${check.raw}`);
+        t.true((await qemuCompare(raw, out)).identical, `${tag}: qemu-img reads other bytes`);
+        const compressed = await compressedClusters(out);
+        t.is(compressed, length <= clusterSize - 2 ? 1 : 0, `${tag}: ${compressed} compressed clusters`);
+        if (codec !== 'pako-legacy') continue;
+        const theirs = join(dir, `qemu-${length}.qcow2`);
+        await qemuImg('convert', '-q', '-c', '-f', 'raw', '-O', 'qcow2', '-o', `cluster_size=${clusterSize}`, raw, theirs);
+        t.is(compressed, await compressedClusters(theirs), `${tag}: qemu-img -c decided otherwise`);
+      }
     }
   });
 });
