@@ -5,7 +5,7 @@ import { OptionError } from '../errors.js';
 import { BufferPool } from '../node/buffer-pool.js';
 import { isatty } from 'node:tty';
 import { openSource, toRawClusters } from '../node/convert.js';
-import { writeQcow2To, writeRawTo } from '../node/destinations.js';
+import { takesHeadLast, writeQcow2To, writeRawTo } from '../node/destinations.js';
 import { parseLocation } from '../node/net/location.js';
 import type { ImageFormat } from '../node/probe.js';
 import { DEFAULT_READ_SIZE } from '../node/raw-file-source.js';
@@ -182,6 +182,8 @@ export async function convertCommand(argv: string[]): Promise<void> {
     ...(statedSize !== undefined && { virtualSize: statedSize }),
     ...(values.backing !== undefined && { backing: values.backing }),
     randomAccess: !values.sequential,
+    // Only an in-order qcow2 writer of plain clusters can use a raw file's map up front.
+    scan: outputFormat === 'qcow2' && !compression.compress && !(await takesHeadLast(destination)),
     onWarning: warn,
     pool,
   });

@@ -41,6 +41,8 @@ export interface SourceOptions extends TempFileSpoolOptions {
   onWarning?: (message: string) => void;
   onHead?: (head: ImageHead) => void;
   pool?: BufferPool;
+  /** A raw regular file: find its allocation map in a first pass (default) or read it once (see raw-file-source.ts). */
+  scan?: boolean;
 }
 
 export interface OpenedSource {
@@ -66,6 +68,7 @@ export async function openSource(source: string | AsyncIterable<Uint8Array>, opt
           clusterSize: options.clusterSize ?? DEFAULT_CLUSTER_SIZE,
           ...(options.virtualSize !== undefined && { virtualSize: options.virtualSize }),
           ...(options.pool && { pool: options.pool }),
+          ...(options.scan !== undefined && { scan: options.scan }),
         });
   return { format, records: open(input), reopen: typeof source === 'string' ? () => open(source) : undefined };
 }

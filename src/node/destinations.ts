@@ -13,7 +13,7 @@ import type { ClusterRecord, StreamBegin } from '../stages/clusters.js';
 import { writeRaw } from '../stages/raw-writer.js';
 import type { BufferPool } from './buffer-pool.js';
 import { toQcow2, toQcow2HeadLast, type Qcow2OutputOptions } from './convert.js';
-import { withDestination, writeFileAtomically, type FileSinkOptions } from './file-sink.js';
+import { isSpecialFile, withDestination, writeFileAtomically, type FileSinkOptions } from './file-sink.js';
 import { writeHeadLastFile, type HeadLastFileOptions } from './head-last-file.js';
 import { httpSink } from './net/http-sink.js';
 import type { Location } from './net/location.js';
@@ -43,6 +43,14 @@ async function peekBegin(records: AsyncIterable<ClusterRecord>): Promise<{ begin
     }
   };
   return { begin: !first.done && first.value.kind === 'begin' ? first.value : undefined, records: rest() };
+}
+
+/**
+ * Whether a qcow2 image goes to `location` head last (S3, a regular file): its writer needs no
+ * allocation map up front, so a raw file source need not find one in a first pass.
+ */
+export async function takesHeadLast(location: Location): Promise<boolean> {
+  return location.kind === 's3' || (location.kind === 'file' && !(await isSpecialFile(location.path)));
 }
 
 /** Writes the qcow2 image of `source` to `location`; `reopen` reads the source again (for --compress-twice). */

@@ -38,7 +38,8 @@ export function removeTempFilesSync(unlinkSync: (path: string) => void): void {
   liveTempFiles.clear();
 }
 
-async function isSpecialFile(path: string): Promise<boolean> {
+/** True when `path` exists and is neither a regular file nor a directory (a device, a FIFO): it is written in place. */
+export async function isSpecialFile(path: string): Promise<boolean> {
   try {
     const info = await stat(path);
     return !info.isFile() && !info.isDirectory();

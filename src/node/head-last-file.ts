@@ -17,6 +17,7 @@ import { ftruncate } from 'node:fs';
 import { promisify } from 'node:util';
 import type { HeadLastSegment } from '../stages/qcow2-head-last-writer.js';
 import { IoError } from '../errors.js';
+import type { BufferPool } from './buffer-pool.js';
 import { onDestination, writeAll } from './file-sink.js';
 import { readFully } from './positional-io.js';
 import { tempFileSpool, type TempFileSpoolOptions } from './temp-file-spool.js';
@@ -28,6 +29,8 @@ export interface HeadLastFileOptions extends TempFileSpoolOptions {
   maxReservation?: number;
   /** Told the image's length once the head is planned. */
   onLength?: (length: number) => void;
+  /** The source's read buffers: data written straight into the file goes back to it. */
+  pool?: BufferPool;
 }
 
 /** How far in the data region starts, or undefined to write in order instead. */
@@ -72,7 +75,7 @@ export async function writeHeadLastFile(fd: number, path: string, segments: Asyn
     const reserved = reservationFor(first.value, seekable, options.maxReservation ?? DEFAULT_MAX_RESERVATION);
 
     if (reserved !== undefined) {
-      await writeAll(fd, data(), path, undefined, reserved);
+      await writeAll(fd, data(), path, options.pool, reserved);
       if (!head) throw new Error('internal: the head-last stream ended without its head');
       const { layout, chunks } = head.plan(0);
       options.onLength?.(layout.totalLength);

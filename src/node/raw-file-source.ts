@@ -2,6 +2,11 @@
  * A raw image in a regular file, read in two passes so the qcow2 writer needs no spool:
  * the first pass finds the allocated clusters (skipping holes, scanning the rest for zeros),
  * the second reads just those clusters. Memory is a few read buffers plus the allocation map.
+ *
+ * A writer that takes its head last (a qcow2 file, S3) needs no map up front, so for it the
+ * file can be read once (`scan: false`): the begin record then only bounds the map by the
+ * file's data extents, which lseek finds without reading, and zero clusters are dropped as
+ * they are read. That saves a whole read of the disk.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { InputError } from '../errors.js';
@@ -26,6 +31,8 @@ export interface RawFileOptions {
   readSize?: number;
   /** Recycles pass-two buffers released by the sink (see BufferPool); its bufferSize must equal readSize. */
   pool?: BufferPool;
+  /** Find the allocation map with a first pass (default true); false reads once, see above. */
+  scan?: boolean;
 }
 
 export const DEFAULT_READ_SIZE = 1024 * 1024;
@@ -57,6 +64,39 @@ async function scanAllocation(file: FileHandle, size: number, clusterSize: numbe
     for (const run of dataRuns(bytes, from / clusterSize, clusterSize)) map.addData(run.index, run.bytes.length / clusterSize);
   }
   return map;
+}
+
+/** The clusters of the file's data extents: no cluster outside them holds anything. */
+async function extentBound(fd: number, size: number, clusterSize: number): Promise<AllocationMap> {
+  const map = new AllocationMap(l2Entries(clusterSize));
+  let end = 0;
+  for await (const [from, to] of clusterReads(fd, size, clusterSize, Number.MAX_SAFE_INTEGER)) {
+    const first = from / clusterSize;
+    if (first < end) throw new Error('internal: data extents came out of order');
+    map.addData(first, (to - from) / clusterSize);
+    end = to / clusterSize;
+  }
+  return map;
+}
+
+/**
+ * The one pass: every cluster of the data extents read, the all-zero ones dropped. A read that
+ * holds no zero cluster (nearly all of them, on a real disk) goes downstream whole, so the
+ * sink can give its buffer back to `pool`; one that holds nothing goes back at once.
+ */
+async function* readExtents(file: FileHandle, size: number, clusterSize: number, readSize: number, pool: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
+  const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to]) => {
+    const buffer = pool ? pool.take(to - from) : Buffer.allocUnsafe(to - from);
+    const got = await readFully(file.fd, buffer, Math.min(to, size) - from, from);
+    buffer.fill(0, got);
+    return { from, bytes: buffer };
+  });
+  for await (const { from, bytes } of reads) {
+    const runs = [...dataRuns(bytes, from / clusterSize, clusterSize)];
+    if (runs.length === 0) pool?.release(bytes);
+    else if (runs.length === 1 && runs[0]!.bytes.length === bytes.length) yield { kind: 'data', index: runs[0]!.index, bytes };
+    else for (const run of runs) yield { kind: 'data', index: run.index, bytes: run.bytes };
+  }
 }
 
 /**
@@ -91,9 +131,15 @@ export async function* readRawFile(path: string, options: RawFileOptions): Async
     const size = Number(before.size);
     if (options.virtualSize !== undefined && size > options.virtualSize) throw tooLongError(options.virtualSize);
     const virtualSize = options.virtualSize ?? roundUp(size, SECTOR_SIZE);
-    const allocation = await scanAllocation(file, size, clusterSize, readSize);
-    yield { kind: 'begin', clusterSize, virtualSize, allocation };
-    yield* readAllocated(file, size, allocation, clusterSize, readSize, options.pool?.bufferSize === readSize ? options.pool : undefined);
+    const pool = options.pool?.bufferSize === readSize ? options.pool : undefined;
+    if (options.scan ?? true) {
+      const allocation = await scanAllocation(file, size, clusterSize, readSize);
+      yield { kind: 'begin', clusterSize, virtualSize, allocation };
+      yield* readAllocated(file, size, allocation, clusterSize, readSize, pool);
+    } else {
+      yield { kind: 'begin', clusterSize, virtualSize, bound: await extentBound(file.fd, size, clusterSize) };
+      yield* readExtents(file, size, clusterSize, readSize, pool);
+    }
     const after = await file.stat({ bigint: true });
     if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
       throw new InputError(`'${path}' changed while it was being converted`);

@@ -17,8 +17,10 @@ export interface RawSourceOptions {
   virtualSize?: number;
   /** For a regular file: read it twice (default) rather than once through the chunker. */
   twoPass?: boolean;
-  /** For a regular file read twice: recycle read buffers the sink releases. */
+  /** For a regular file: recycle read buffers the sink releases. */
   pool?: BufferPool;
+  /** For a regular file read twice: find the allocation map first (default), or bound it by the data extents and read once (for a writer that takes its head last). */
+  scan?: boolean;
 }
 
 const STREAM_READ_SIZE = 1024 * 1024;
