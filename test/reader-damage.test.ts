@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { FormatError, LimitError, Qcow2StreamError, UnsupportedError } from '../src/errors.js';
 import { readL1Entry } from '../src/format/l1-entry.js';
 import { Qcow2File } from '../src/node/qcow2-file.js';
@@ -14,7 +15,7 @@ import { decompressClusters } from '../src/stages/decompress.js';
 import { readQcow2 } from '../src/stages/qcow2-reader.js';
 import { isOneLineError, runCli } from './helpers/cli.js';
 import { patch, qemuImg, run } from './helpers/corpus.js';
-import { hasQemu, qemuTest } from './helpers/qemu.js';
+import { hasQemu, qemuImg as qemuImgStatus, qemuTest } from './helpers/qemu.js';
 
 let dir = '';
 let valid = '';
@@ -46,9 +47,29 @@ interface Damage {
   make: (path: string) => Promise<void>;
   type: ErrorClass;
   message: RegExp;
+  /** qemu-img convert refuses it too (where qemu reads on, we still refuse). */
+  qemuRefuses?: true;
 }
 
 const edit = (fn: (view: DataView, bytes: Uint8Array) => void) => (path: string) => patch(valid, fn, path);
+
+/** The valid image cut to its first `length()` bytes. */
+const truncated = (length: () => number) => async (path: string) => (await patch(valid, () => {}, path), await truncate(path, length()));
+
+/**
+ * Guest cluster 1's compressed stream replaced by a valid raw deflate stream (4 KiB window, as
+ * qemu's) of `inflated` bytes of 2s, which must fit the sectors its descriptor gives.
+ */
+const compressedStreamOf = (inflated: number) =>
+  edit((v, b) => {
+    const stream = deflateRawSync(new Uint8Array(inflated).fill(2), { windowBits: 12, level: 6, memLevel: 9 });
+    const offset = v.getUint32(at.compressed + 4);
+    const sectors = 1 + ((v.getUint32(at.compressed) >>> (54 - 32)) & 0xff);
+    const room = 512 * sectors - (offset % 512);
+    if (stream.length > room) throw new Error(`a ${stream.length}-byte stream does not fit the ${room} bytes the descriptor gives`);
+    b.fill(0, offset, offset + room);
+    b.set(stream, offset);
+  });
 
 const damages: Damage[] = [
   { name: 'bad magic', make: edit((v) => v.setUint32(0, 0x51464900)), type: FormatError, message: /magic.*not a qcow2 image/ },
@@ -78,7 +99,12 @@ const damages: Damage[] = [
     type: FormatError,
     message: /compressed guest cluster 1/,
   },
-  { name: 'a truncated input', make: async (path) => (await patch(valid, () => {}, path), await truncate(path, at.data + 1000)), type: FormatError, message: /past the end/ },
+  { name: 'a deflate stream that inflates to less than a cluster', make: compressedStreamOf(1000), type: FormatError, message: /compressed guest cluster 1.*1000 bytes/, qemuRefuses: true },
+  { name: 'a truncated input', make: truncated(() => at.data + 1000), type: FormatError, message: /past the end/ },
+  { name: 'a truncation inside the header', make: truncated(() => 50), type: FormatError, message: /header.*ends after 50 bytes/, qemuRefuses: true },
+  // qemu-img reads the missing part of an L1 table as zeros, and converts with the data lost.
+  { name: 'a truncation inside the L1 table', make: truncated(() => at.l1 + 4), type: FormatError, message: /L1 table.*past the end/ },
+  { name: 'a truncation inside an L2 table', make: truncated(() => at.l2 + 100), type: FormatError, message: /L2 table.*past the end/, qemuRefuses: true },
   { name: 'AES encryption', make: edit((v) => v.setUint32(32, 1)), type: UnsupportedError, message: /AES-encrypted/ },
   { name: 'LUKS encryption', make: edit((v) => v.setUint32(32, 2)), type: UnsupportedError, message: /LUKS-encrypted/ },
   { name: 'an unknown incompatible feature', make: edit((v) => v.setUint32(76, v.getUint32(76) | (1 << 10))), type: UnsupportedError, message: /incompatible features.*bit 10/ },
@@ -138,5 +164,22 @@ for (const damage of damages) {
     t.is(cli.code, 1, cli.stderr);
     t.true(isOneLineError(cli.stderr), cli.stderr);
     t.regex(cli.stderr, damage.message);
+    if (damage.qemuRefuses) t.not((await qemuImgStatus('convert', '-O', 'raw', path, `${path}.raw`)).code, 0, 'qemu-img converts it');
   });
 }
+
+qemuTest('a deflate stream that inflates past one cluster: its first cluster is the data, as qemu-img reads it', async (t) => {
+  const path = join(dir, 'long-stream.qcow2');
+  await compressedStreamOf(65536 + 4096)(path);
+  const theirs = `${path}.qemu.raw`;
+  t.is((await qemuImgStatus('convert', '-O', 'raw', path, theirs)).code, 0);
+  const expected = await readFile(theirs);
+  t.true(expected.subarray(65536, 131072).every((byte) => byte === 2));
+  const piped = await runCli([], { shell: `cat '${path}' | $QCOW2_STREAM convert -f qcow2 -O raw - -` });
+  t.is(piped.code, 0, piped.stderr);
+  t.true(piped.stdout.equals(expected), 'streaming from a pipe gives other bytes than qemu-img');
+  const ours = `${path}.raw`;
+  const file = await runCli(['convert', '-O', 'raw', path, ours]);
+  t.is(file.code, 0, file.stderr);
+  t.true((await readFile(ours)).equals(expected), 'random access gives other bytes than qemu-img');
+});
