@@ -13,6 +13,7 @@ import type { Codecs } from '../stages/decompress.js';
 import type { BackingOpener } from '../stages/guest-image.js';
 import { readQcow2 } from '../stages/qcow2-reader.js';
 import { backingOpener } from './backing.js';
+import type { BufferPool } from './buffer-pool.js';
 import { ioError } from './io-error.js';
 import { Qcow2File } from './qcow2-file.js';
 import { readableChunks } from './raw-source.js';
@@ -29,6 +30,8 @@ export interface Qcow2SourceOptions extends TempFileSpoolOptions {
   codecs?: Codecs;
   /** Caps on what the image may ask for; spoolMemory and spoolDisk size the store (see limits.ts). */
   limits?: Partial<Limits>;
+  /** For a regular file: read buffers the sink gives back (see Qcow2FileOptions). */
+  pool?: BufferPool;
 }
 
 const STREAM_READ_SIZE = 4 * 1024 * 1024;
@@ -63,6 +66,7 @@ export async function* qcow2Clusters(source: string | AsyncIterable<Uint8Array>,
       ...(options.onHead && { onHead: options.onHead }),
       ...(options.codecs && { codecs: options.codecs }),
       ...(options.limits && { limits: options.limits }),
+      ...(options.pool && { pool: options.pool }),
     });
     try {
       yield* image.clusters();

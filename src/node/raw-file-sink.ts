@@ -7,6 +7,7 @@
 import { ftruncate } from 'node:fs';
 import { promisify } from 'node:util';
 import { InputError } from '../errors.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { ClusterRecord } from '../stages/clusters.js';
 import { writeRaw } from '../stages/raw-writer.js';
 import { onDestination, withDestination, writeAll, type FileSinkOptions } from './file-sink.js';
@@ -15,7 +16,7 @@ import { remainderAfter, writeChunks } from './positional-io.js';
 const truncateFd = promisify(ftruncate);
 const WRITE_BATCH = 4 * 1024 * 1024;
 
-async function writeSparse(fd: number, records: AsyncIterable<ClusterRecord>, path: string): Promise<number> {
+async function writeSparse(fd: number, records: AsyncIterable<ClusterRecord>, path: string, pool: BufferPool | undefined): Promise<number> {
   let clusterSize = 0;
   let virtualSize = Infinity;
   let batch: Uint8Array[] = [];
@@ -31,6 +32,7 @@ async function writeSparse(fd: number, records: AsyncIterable<ClusterRecord>, pa
       written += n;
       pending = remainderAfter(pending, n);
     }
+    if (pool) for (const bytes of batch) pool.release(bytes);
     batch = [];
   };
   for await (const record of records) {
@@ -60,6 +62,6 @@ async function writeSparse(fd: number, records: AsyncIterable<ClusterRecord>, pa
 /** Writes the raw image of a cluster stream to `path`, sparse where the destination allows. */
 export function writeRawFile(path: string, records: AsyncIterable<ClusterRecord>, options: FileSinkOptions = {}): Promise<number> {
   return withDestination(path, options, (fd, regularFile) =>
-    regularFile ? writeSparse(fd, records, path) : writeAll(fd, writeRaw()(records), path, options.pool),
+    regularFile ? writeSparse(fd, records, path, options.pool) : writeAll(fd, writeRaw()(records), path, options.pool),
   );
 }
