@@ -108,16 +108,22 @@ test('killed with SIGKILL mid-write: no file under the destination name, no spoo
     await mkdir(spool);
     const child = spawn(process.execPath, [CLI, 'convert', '-c', '-O', 'qcow2', '--spool-memory', '64k', '--tmpdir', spool, '-', join(dir, 'out.qcow2')], { stdio: ['pipe', 'ignore', 'ignore'] });
     const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-    child.stdin.on('error', () => {});
-    child.stdin.write(randomBytes(8 << 20, 3)); // and the input never ends
-    // Mid-write: the temporary output exists and data is spooling.
-    for (let i = 0; i < 100 && !(await readdir(dir)).some((name) => name.endsWith('.partial')); i++) await new Promise((r) => setTimeout(r, 50));
-    t.true((await readdir(dir)).some((name) => name.endsWith('.partial')), 'the temporary output should exist mid-write');
-    // And the spool: open, and already unlinked, so the kill cannot leave it behind.
-    const inUse = await whenSeen(() => openFilesUnder(spool, child.pid!));
-    t.is(inUse.length, 1, 'the spool should be a temp file by now');
-    t.true(allUnlinked(inUse), `the spool file has a name while in use: ${inUse.join(', ')}`);
-    child.kill('SIGKILL');
+    try {
+      child.stdin.on('error', () => {});
+      child.stdin.write(randomBytes(8 << 20, 3)); // and the input never ends
+      // Mid-write: the temporary output exists and data is spooling.
+      for (let i = 0; i < 100 && !(await readdir(dir)).some((name) => name.endsWith('.partial')); i++) await new Promise((r) => setTimeout(r, 50));
+      t.true((await readdir(dir)).some((name) => name.endsWith('.partial')), 'the temporary output should exist mid-write');
+      // And the spool: open, unlinked, its private directory removed, so the kill cannot
+      // leave it behind. (Both have names for a moment as it is made: the wait is for that.)
+      let seen: string[] = [];
+      let named: string[] = [];
+      const settled = async () => ((seen = await openFilesUnder(spool, child.pid!)), (named = await readdir(spool)), seen.length > 0 && allUnlinked(seen) && named.length === 0 ? seen : []);
+      const inUse = await whenSeen(settled);
+      t.is(inUse.length, 1, `the spool should be one open, unlinked temp file by now: ${seen.join(', ') || 'none open'}; in its directory: ${named.join(', ')}`);
+    } finally {
+      child.kill('SIGKILL');
+    }
     t.is(await closed, 'SIGKILL');
     const left = await readdir(dir);
     t.false(left.includes('out.qcow2'), 'a file under the destination name survived');

@@ -84,7 +84,7 @@ test('an unreadable source fails with permission denied', async (t) => {
   });
 });
 
-qemuTest('a raw file is read twice and spools nothing: no spool memory and no temp directory needed', async (t) => {
+qemuTest('a raw file source spools nothing, read twice (to a pipe) or once head last (to a file): no spool memory, no temp directory', async (t) => {
   await withTempDir(async (dir) => {
     const raw = await makeExt4(dir);
     const noSpool = ['--spool-memory', '0', '--tmpdir', join(dir, 'no-such-dir')];
@@ -94,6 +94,7 @@ qemuTest('a raw file is read twice and spools nothing: no spool memory and no te
     const check = await qemuCheck(out);
     t.is(check.code, 0, check.raw);
     t.true((await qemuCompare(raw, out)).identical);
+    // To a pipe the head must come first: the file is read twice, the first time for its map.
     const toPipe = await runCli([], { pipefail: true, shell: `$QCOW2_STREAM convert -O qcow2 ${noSpool.join(' ')} '${raw}' - | cat > '${out}.piped'` });
     t.is(toPipe.code, 0, toPipe.stderr);
     t.true((await qemuCompare(raw, `${out}.piped`)).identical);
