@@ -74,14 +74,16 @@ ${CREATE_OPTION_HELP}
   --debug                show a stack trace on error
   -h, --help             show this help
 
-A raw SRC in a regular file is read twice (find the data, then stream it) and nothing is
-spooled; from a pipe it is read once and its data waits in the spool until the layout is
-known. A qcow2 SRC in a regular file is read with random access; from a pipe it is read
-forward, and data that arrives before its turn waits in the spool. A qcow2 DST file is
-written head last where it can be (data first behind a reserved head region, then the
-tables) and S3 always is: nothing is spooled. A DST file is written to a temporary name
-and renamed when complete; on any error nothing is left behind, and an S3 upload is
-aborted. A raw DST file is sparse where the disk reads as zeros.
+qcow2 puts its tables first. A qcow2 DST file (when the virtual size is known up front)
+and an S3 DST take them last instead: the data goes out as it is read, the tables after,
+nothing is spooled, and a raw SRC file is read once. The file comes out byte for byte the
+image a pipe gets. To any other DST (stdout, HTTP, TCP) a raw SRC file is read twice (find
+the data, then stream it) and nothing is spooled; data from a pipe, and compressed data,
+wait in the spool until the layout is known. A qcow2 SRC in a regular file is read with
+random access; from a pipe it is read forward, and data that arrives before its turn
+waits in the spool. A DST file is written to a temporary name and renamed when
+complete; on any error nothing is left behind, and an S3 upload is aborted. A raw DST
+file is sparse where the disk reads as zeros.
 
 Sizes take a k, M, G, T suffix (powers of 1024).`;
 

@@ -18,8 +18,8 @@ Prints how many bytes a qcow2 image would take, with qemu-img measure's two figu
 "required size" (metadata for the whole disk plus the data there is) and "fully
 allocated size" (every cluster written). Given a SRC (any location convert reads: a
 path, -, a URL, s3://, tcp://), it also reads it through the conversion, writing
-nothing, and prints the exact size convert writes in order (to a pipe, HTTP or TCP; a
-file may get a reserved head region, an S3 object padding to 5 MiB).
+nothing, and prints the exact size convert writes (to a file, a pipe, HTTP or TCP; an
+S3 object may be padded so that its first part is 5 MiB).
 
   -O qcow2               the output format (the only one measured)
   -o OPTIONS             qcow2 options, as for convert:
