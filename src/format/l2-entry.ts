@@ -21,6 +21,8 @@ const HIGH_RESERVED_MASK = 0x3f000000;
 const LOW_OFFSET_MASK = 0xfffffe00;
 const LOW_RESERVED_MASK = 0x000001fe;
 const ZERO_FLAG = 0x00000001;
+/** Bits 32-61: the high half of a compressed descriptor. */
+const DESCRIPTOR_HIGH_MASK = 0x3fffffff;
 
 export type L2Entry =
   | { kind: 'unallocated' }
@@ -57,6 +59,19 @@ export function writeCompressedL2Entry(view: DataView, at: number, hostOffset: n
   view.setUint32(at + 4, low32(hostOffset));
 }
 
+/** The host offset of a standard entry (bits 9-55). */
+function standardOffset(hi: number, lo: number): number {
+  return (hi & HIGH_OFFSET_MASK) * TWO_POW_32 + ((lo & LOW_OFFSET_MASK) >>> 0);
+}
+
+/** A compressed descriptor (bits 0-61): host byte offset, readable length, and the sectors they span. */
+function compressedDescriptor(hi: number, lo: number, clusterBits: number): { hostOffset: number; length: number; sectors: number } {
+  const hiOffsetBits = compressedOffsetBits(clusterBits) - 32;
+  const hostOffset = (hi & ((1 << hiOffsetBits) - 1)) * TWO_POW_32 + lo;
+  const sectors = ((hi & DESCRIPTOR_HIGH_MASK) >>> hiOffsetBits) + 1;
+  return { hostOffset, length: sectors * SECTOR_SIZE - (lo % SECTOR_SIZE), sectors };
+}
+
 /**
  * Decodes the L2 entry at byte `at` (entry `index` names it in errors). `version` decides whether
  * bit 0 is the zero flag or reserved; with extended L2, bit 0 is reserved too.
@@ -66,19 +81,40 @@ export function readL2Entry(view: DataView, at: number, index: number, clusterBi
   const lo = view.getUint32(at + 4);
   if ((hi & COMPRESSED) !== 0) {
     if ((hi & COPIED) !== 0) throw new FormatError(`L2 entry ${index}`, 'compressed cluster has the copied bit set');
-    const x = compressedOffsetBits(clusterBits);
-    const hiOffsetBits = x - 32;
-    const hiOffset = hi & ((1 << hiOffsetBits) - 1);
-    const hostOffset = hiOffset * TWO_POW_32 + lo;
-    const sectors = ((hi & 0x3fffffff) >>> hiOffsetBits) + 1;
-    return { kind: 'compressed', hostOffset, length: sectors * SECTOR_SIZE - (lo % SECTOR_SIZE) };
+    const { hostOffset, length } = compressedDescriptor(hi, lo, clusterBits);
+    return { kind: 'compressed', hostOffset, length };
   }
   const reservedLow = version === 2 || extendedL2 ? LOW_RESERVED_MASK | ZERO_FLAG : LOW_RESERVED_MASK;
   if ((hi & HIGH_RESERVED_MASK) !== 0 || (lo & reservedLow) !== 0) {
     throw new FormatError(`L2 entry ${index}`, 'reserved bits are set');
   }
-  const hostOffset = (hi & HIGH_OFFSET_MASK) * TWO_POW_32 + ((lo & LOW_OFFSET_MASK) >>> 0);
+  const hostOffset = standardOffset(hi, lo);
   if ((lo & ZERO_FLAG) !== 0) return { kind: 'zero', hostOffset };
   if (hostOffset === 0) return { kind: 'unallocated' };
   return { kind: 'normal', hostOffset, copied: (hi & COPIED) !== 0 };
+}
+
+/**
+ * An L2 entry as it stands, for check, which reports damage rather than stopping at it: the
+ * copied bit even where it may not be set, reserved bits (1-8 and 56-61) as a flag. The zero
+ * flag (bit 0) is given as it is, whatever the version.
+ */
+export type L2EntryBits =
+  /** `sectors`: the 512-byte sectors the stream spans, from the one that holds hostOffset. */
+  | { kind: 'compressed'; hostOffset: number; length: number; sectors: number; copied: boolean }
+  | { kind: 'standard'; hostOffset: number; copied: boolean; zero: boolean; reservedBitsSet: boolean };
+
+/** Decodes the L2 entry at byte `at` without judging it. */
+export function inspectL2Entry(view: DataView, at: number, clusterBits: number): L2EntryBits {
+  const hi = view.getUint32(at);
+  const lo = view.getUint32(at + 4);
+  const copied = (hi & COPIED) !== 0;
+  if ((hi & COMPRESSED) !== 0) return { kind: 'compressed', ...compressedDescriptor(hi, lo, clusterBits), copied };
+  const reservedBitsSet = (hi & HIGH_RESERVED_MASK) !== 0 || (lo & LOW_RESERVED_MASK) !== 0;
+  return { kind: 'standard', hostOffset: standardOffset(hi, lo), copied, zero: (lo & ZERO_FLAG) !== 0, reservedBitsSet };
+}
+
+/** The bitmap word of the extended L2 entry at byte `at` (bit i: subcluster i). */
+export function readSubclusterBitmap(view: DataView, at: number): { allocated: number; zero: number } {
+  return { zero: view.getUint32(at + 8), allocated: view.getUint32(at + 12) };
 }

@@ -8,12 +8,15 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { AUTOCLEAR_BITMAPS, EXT_BITMAPS, L1_ENTRY_SIZE, SECTOR_SIZE } from '../format/constants.js';
+import { LimitError } from '../errors.js';
+import { AUTOCLEAR_BITMAPS, EXTENDED_L2_ENTRY_SIZE, EXT_BITMAPS, L1_ENTRY_SIZE, L2_ENTRY_SIZE, REFCOUNT_TABLE_ENTRY_SIZE, SECTOR_SIZE } from '../format/constants.js';
 import { guestClusters } from '../format/geometry.js';
 import { decodeExtensions } from '../format/header-extensions.js';
 import { assertReadable, type ImageHead } from '../format/image-head.js';
-import { compressedOffsetBits } from '../format/l2-entry.js';
+import { inspectL1Entry } from '../format/l1-entry.js';
+import { inspectL2Entry, readSubclusterBitmap } from '../format/l2-entry.js';
 import { readRefcount, refcountsPerBlock } from '../format/refcount-block.js';
+import { inspectRefcountTableEntry } from '../format/refcount-table.js';
 import { SnapshotTableParser } from '../format/snapshot-table.js';
 import { resolveLimits, type Limits } from '../limits.js';
 import { openForReading, readImageHead } from './image-file.js';
@@ -47,8 +50,16 @@ export function checkExitCode(report: CheckReport): number {
 
 const HI = 2 ** 32;
 
-function hex64(hi: number, lo: number): string {
-  return `${hi.toString(16)}${lo.toString(16).padStart(8, '0')}`;
+/**
+ * Host clusters check counts references for, at 4 bytes each: 2^28 (1 GiB of counters) is a
+ * 16 TiB file of 64 KiB clusters or 128 GiB of 512-byte ones. Past it, the counters alone
+ * would not be allocatable (or the comparison would run for hours over a sparse file).
+ */
+export const MAX_CHECKED_CLUSTERS = 2 ** 28;
+
+/** The 64-bit table entry at byte `at`, in hex as qemu prints it. */
+function hex64(view: DataView, at: number): string {
+  return `${view.getUint32(at).toString(16)}${view.getUint32(at + 4).toString(16).padStart(8, '0')}`;
 }
 
 class Checker {
@@ -63,9 +74,13 @@ class Checker {
     private readonly head: ImageHead,
     private readonly fileSize: number,
     filename: string,
+    private readonly limits: Limits,
   ) {
     this.clusterSize = head.clusterSize;
     this.clusterCount = Math.ceil(fileSize / this.clusterSize);
+    if (this.clusterCount + 1 > MAX_CHECKED_CLUSTERS) {
+      throw new LimitError('checked clusters', `the ${fileSize}-byte file has ${this.clusterCount} clusters of ${this.clusterSize} bytes, more than check counts (${MAX_CHECKED_CLUSTERS})`);
+    }
     // A reference may reach into the cluster just past the end of the file.
     this.references = new Uint32Array(this.clusterCount + 1);
     this.report = {
@@ -119,18 +134,16 @@ class Checker {
     const l1 = await this.read(offset, entries * L1_ENTRY_SIZE);
     const tables: Array<{ l2: number; copied: boolean; index: number }> = [];
     for (let i = 0; i < entries; i++) {
-      const hi = l1.getUint32(i * 8);
-      const lo = l1.getUint32(i * 8 + 4);
-      if (hi === 0 && lo === 0) continue;
-      if ((hi & 0x7f000000) !== 0 || (lo & 0x1ff) !== 0) this.corrupt(`ERROR found L1 entry with reserved bits set: ${hex64(hi, lo)}`);
+      const { l2Offset: l2, copied, reservedBitsSet } = inspectL1Entry(l1, i);
+      if (l2 === 0 && !copied && !reservedBitsSet) continue;
+      if (reservedBitsSet) this.corrupt(`ERROR found L1 entry with reserved bits set: ${hex64(l1, i * L1_ENTRY_SIZE)}`);
       // As qemu: an entry with any bit set names an L2 table, at offset 0 if that is what it says.
-      const l2 = (hi & 0x00ffffff) * HI + ((lo & 0xfffffe00) >>> 0);
       if (!this.aligned(l2)) {
         this.corrupt(`ERROR l2_offset=${l2.toString(16)}: Table is not cluster aligned; L1 entry corrupted`);
         continue;
       }
       this.reference(l2, this.clusterSize);
-      if (l2 !== 0) tables.push({ l2, copied: (hi & 0x80000000) !== 0, index: i });
+      if (l2 !== 0) tables.push({ l2, copied, index: i });
       if (l2 >= this.fileSize) continue;
       await this.l2Table(l2, active);
     }
@@ -141,18 +154,16 @@ class Checker {
   private async l2Table(offset: number, active: boolean): Promise<void> {
     let nextContiguous = 0;
     const extended = this.head.extendedL2;
-    const entrySize = extended ? 16 : 8;
+    const entrySize = this.l2EntrySize();
     const table = await this.read(offset, this.clusterSize);
-    const x = compressedOffsetBits(this.head.header.clusterBits);
     for (let j = 0; j < this.clusterSize / entrySize; j++) {
-      const hi = table.getUint32(j * entrySize);
-      const lo = table.getUint32(j * entrySize + 4);
-      const bitmap = extended ? [table.getUint32(j * entrySize + 8), table.getUint32(j * entrySize + 12)] : [0, 0];
-      if ((hi & 0x40000000) !== 0) {
-        const hostOffset = (hi & ((1 << (x - 32)) - 1)) * HI + lo;
-        const sectors = ((hi & 0x3fffffff) >>> (x - 32)) + 1;
-        if ((hi & 0x80000000) !== 0) this.corrupt(`ERROR: coffset=0x${hostOffset.toString(16)}: copied flag must never be set for compressed clusters`);
-        if (bitmap[0] !== 0 || bitmap[1] !== 0) this.corrupt(`ERROR compressed cluster ${j} with non-zero subcluster allocation bitmap, entry=0x${hex64(hi, lo)}`);
+      const at = j * entrySize;
+      const entry = inspectL2Entry(table, at, this.head.header.clusterBits);
+      const bitmap = extended ? readSubclusterBitmap(table, at) : { allocated: 0, zero: 0 };
+      if (entry.kind === 'compressed') {
+        const { hostOffset, sectors } = entry;
+        if (entry.copied) this.corrupt(`ERROR: coffset=0x${hostOffset.toString(16)}: copied flag must never be set for compressed clusters`);
+        if (bitmap.allocated !== 0 || bitmap.zero !== 0) this.corrupt(`ERROR compressed cluster ${j} with non-zero subcluster allocation bitmap, entry=0x${hex64(table, at)}`);
         this.reference(hostOffset - (hostOffset % SECTOR_SIZE), sectors * SECTOR_SIZE);
         if (active) {
           this.report['allocated-clusters']++;
@@ -161,10 +172,10 @@ class Checker {
         }
         continue;
       }
-      if ((hi & 0x3f000000) !== 0 || (lo & 0x1fe) !== 0) this.corrupt(`ERROR found l2 entry with reserved bits set: ${hex64(hi, lo)}`);
-      const hostOffset = (hi & 0x00ffffff) * HI + ((lo & 0xfffffe00) >>> 0);
+      if (entry.reservedBitsSet) this.corrupt(`ERROR found l2 entry with reserved bits set: ${hex64(table, at)}`);
+      const { hostOffset } = entry;
       if (hostOffset === 0) {
-        if (bitmap[1] !== 0) this.corrupt('ERROR: Unallocated cluster has non-zero subcluster allocation map');
+        if (bitmap.allocated !== 0) this.corrupt('ERROR: Unallocated cluster has non-zero subcluster allocation map');
         continue;
       }
       if (!this.aligned(hostOffset)) {
@@ -180,9 +191,13 @@ class Checker {
     }
   }
 
+  private l2EntrySize(): number {
+    return this.head.extendedL2 ? EXTENDED_L2_ENTRY_SIZE : L2_ENTRY_SIZE;
+  }
+
   /** The data clusters of L2 table entries, for the copied-flag check. */
   private async copiedFlags(tables: Array<{ l2: number; copied: boolean; index: number }>, refcount: (cluster: number) => number | undefined): Promise<void> {
-    const entrySize = this.head.extendedL2 ? 16 : 8;
+    const entrySize = this.l2EntrySize();
     for (const { l2, copied, index } of tables) {
       const cluster = l2 / this.clusterSize;
       if (cluster >= this.clusterCount) continue;
@@ -191,14 +206,13 @@ class Checker {
       if ((count === 1) !== copied) this.corrupt(`ERROR OFLAG_COPIED L2 cluster: l1_index=${index} l1_entry=${l2.toString(16)} refcount=${count}`);
       const table = await this.read(l2, this.clusterSize);
       for (let j = 0; j < this.clusterSize / entrySize; j++) {
-        const hi = table.getUint32(j * entrySize);
-        const lo = table.getUint32(j * entrySize + 4);
-        if ((hi & 0x40000000) !== 0) continue;
-        const hostOffset = (hi & 0x00ffffff) * HI + ((lo & 0xfffffe00) >>> 0);
+        const entry = inspectL2Entry(table, j * entrySize, this.head.header.clusterBits);
+        if (entry.kind === 'compressed') continue;
+        const { hostOffset } = entry;
         if (hostOffset === 0 || !this.aligned(hostOffset) || hostOffset / this.clusterSize >= this.clusterCount) continue;
         const data = refcount(hostOffset / this.clusterSize);
         if (data === undefined) continue;
-        if ((data === 1) !== ((hi & 0x80000000) !== 0)) this.corrupt(`ERROR OFLAG_COPIED data cluster: l2_entry=${hi.toString(16).padStart(8, '0')}${lo.toString(16).padStart(8, '0')} refcount=${data}`);
+        if ((data === 1) !== entry.copied) this.corrupt(`ERROR OFLAG_COPIED data cluster: l2_entry=${hex64(table, j * entrySize).padStart(16, '0')} refcount=${data}`);
       }
     }
   }
@@ -226,7 +240,7 @@ class Checker {
       const nameSize = entry.getUint16(14);
       const extraSize = entry.getUint32(36);
       if (!this.aligned(l1Offset)) this.corrupt(`ERROR snapshot ${i} L1 table is not cluster aligned`);
-      else if (l1Size * L1_ENTRY_SIZE <= resolveLimits().maxL1Bytes) await this.l1Table(l1Offset, l1Size, false);
+      else if (l1Size * L1_ENTRY_SIZE <= this.limits.maxL1Bytes) await this.l1Table(l1Offset, l1Size, false);
       at += Math.ceil((40 + extraSize + idSize + nameSize) / 8) * 8;
     }
     this.reference(snapshotsOffset, at - snapshotsOffset);
@@ -274,17 +288,16 @@ class Checker {
     const blocks = new Map<number, Uint8Array>();
     /** Refcount blocks that cannot be read (unaligned, outside the file): their refcounts are unknown. */
     const unreadable = new Set<number>();
-    for (let i = 0; i < tableBytes / 8; i++) {
-      const lo = table.getUint32(i * 8 + 4);
-      if ((lo & 0x1ff) !== 0) this.corrupt(`ERROR refcount table entry ${i} has reserved bits set`);
-      const offset = table.getUint32(i * 8) * HI + ((lo & 0xfffffe00) >>> 0);
+    for (let i = 0; i < tableBytes / REFCOUNT_TABLE_ENTRY_SIZE; i++) {
+      const { blockOffset: offset, offsetInCluster, reservedBitsSet } = inspectRefcountTableEntry(table, i, this.clusterSize);
+      if (reservedBitsSet) this.corrupt(`ERROR refcount table entry ${i} has reserved bits set`);
       if (offset === 0) continue;
-      if (!this.aligned(offset)) {
+      if (offsetInCluster !== 0) {
         this.corrupt(`ERROR refcount block ${i} is not cluster aligned; refcount table entry corrupted`);
         unreadable.add(i);
         continue;
       }
-      if (offset / this.clusterSize >= this.clusterCount) {
+      if (offset === undefined || offset / this.clusterSize >= this.clusterCount) {
         this.corrupt(`ERROR refcount block ${i} is outside image`); // its refcounts then read as 0
         continue;
       }
@@ -357,11 +370,12 @@ async function checkQcow2Handle(file: FileHandle, options: CheckOptions & { name
   const path = options.name;
   try {
     const fileSize = Number((await file.stat()).size);
-    const { cluster0, head } = await readImageHead(file, fileSize, resolveLimits(options.limits));
+    const limits = resolveLimits(options.limits);
+    const { cluster0, head } = await readImageHead(file, fileSize, limits);
     // qemu cannot open an image with incompatible bits or an encryption method it does not
     // know, so it cannot check one; it checks AES and LUKS images, whose metadata is plain.
     if (head.unknownIncompatibleFeatures.length > 0 || head.encryption === 'unknown') assertReadable(head);
-    return await new Checker(file, head, fileSize, path).run(cluster0);
+    return await new Checker(file, head, fileSize, path, limits).run(cluster0);
   } catch (error) {
     throw ioError(error, 'read', path);
   }
