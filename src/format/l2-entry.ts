@@ -10,7 +10,7 @@
  * Extended L2 entries (16 bytes) add a bitmap word: bits 0-31 subcluster allocated,
  * bits 32-63 subcluster reads as zeros.
  */
-import { FormatError } from '../errors.js';
+import { FormatError, InputError, LimitError } from '../errors.js';
 import { SECTOR_SIZE } from './constants.js';
 import { high32, low32, TWO_POW_32 } from './uint64.js';
 
@@ -48,13 +48,27 @@ export function writeL2ZeroEntry(view: DataView, at: number): void {
   view.setUint32(at + 4, ZERO_FLAG);
 }
 
+/** The most sectors after the first a compressed descriptor can count: its field is cluster_bits - 8 bits wide. */
+function maxCompressedSectors(clusterBits: number): number {
+  return 2 ** (clusterBits - 8) - 1;
+}
+
 /**
  * A compressed cluster whose stream of `length` bytes starts at host byte `hostOffset`.
  * sectors = ((offset + length - 1) >> 9) - (offset >> 9), computed without bitwise ops on the offset.
+ * A stream too long for the sector count is the caller's input (InputError); an offset past
+ * the descriptor's x bits is a limit of the format itself (LimitError).
  */
 export function writeCompressedL2Entry(view: DataView, at: number, hostOffset: number, length: number, clusterBits: number): void {
   const x = compressedOffsetBits(clusterBits);
+  if (!Number.isSafeInteger(length) || length < 1) throw new InputError(`a compressed stream of ${length} bytes cannot be described`);
+  if (!Number.isSafeInteger(hostOffset) || hostOffset < 0 || hostOffset >= 2 ** x) {
+    throw new LimitError('compressed cluster offset', `a compressed cluster at byte ${hostOffset} is past 2^${x}, the most a compressed L2 entry with ${2 ** clusterBits}-byte clusters can address; use smaller clusters or no compression`);
+  }
   const sectors = Math.floor((hostOffset + length - 1) / SECTOR_SIZE) - Math.floor(hostOffset / SECTOR_SIZE);
+  if (sectors > maxCompressedSectors(clusterBits)) {
+    throw new InputError(`a compressed stream of ${length} bytes at byte ${hostOffset} spans more sectors than a compressed L2 entry with ${2 ** clusterBits}-byte clusters can count`);
+  }
   view.setUint32(at, (COMPRESSED | (sectors * 2 ** (x - 32)) | high32(hostOffset)) >>> 0);
   view.setUint32(at + 4, low32(hostOffset));
 }

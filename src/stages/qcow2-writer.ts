@@ -131,7 +131,13 @@ export async function* mappedPayload(records: AsyncIterator<ClusterRecord>, begi
       throw new InputError(`guest cluster ${record.index} lies past the ${begin.virtualSize}-byte virtual size`);
     }
     if (record.kind === 'data') map.addData(record.index, clustersIn(record.bytes, begin.clusterSize, record.index));
-    else map.addCompressed(record.index, record.bytes.length);
+    else {
+      // As qemu, a stream must be shorter than cluster_size - 1 bytes; a longer one should go as data.
+      if (record.bytes.length < 1 || record.bytes.length >= begin.clusterSize - 1) {
+        throw new InputError(`compressed guest cluster ${record.index} is ${record.bytes.length} bytes; a compressed stream must be 1 to ${begin.clusterSize - 2} bytes with ${begin.clusterSize}-byte clusters`);
+      }
+      map.addCompressed(record.index, record.bytes.length);
+    }
     yield record;
   }
 }
