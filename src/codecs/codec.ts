@@ -3,6 +3,8 @@
  * stream and back; "back" must yield exactly one cluster or fail. The node layer supplies
  * node:zlib; pako is the portable default.
  */
+import { Qcow2StreamError } from '../errors.js';
+
 export interface ClusterCodec {
   readonly name: string;
   /** The compressed stream of one cluster. */
@@ -19,4 +21,13 @@ export interface ClusterCodec {
 /** qemu's deflate settings: raw deflate, a 4 KiB window (qemu inflates with 12 bits), level 6, memLevel 9. */
 export const QEMU_DEFLATE = { windowBits: 12, level: 6, memLevel: 9 } as const;
 
-export class CodecError extends Error {}
+/**
+ * A codec could not do its work: a stream that would not compress or inflate, or a codec
+ * worker that died. Where a stream is damaged, the decompress stage reports it as a
+ * FormatError naming the guest cluster instead.
+ */
+export class CodecError extends Qcow2StreamError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_QCOW2_CODEC', message, options);
+  }
+}

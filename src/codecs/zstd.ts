@@ -9,6 +9,7 @@
  * The WebAssembly module is compiled asynchronously: `ready()` must have resolved before
  * the first `decompress`.
  */
+import { UnsupportedError } from '../errors.js';
 import { ZSTDDecoder } from 'zstddec';
 import type { ClusterCodec } from './codec.js';
 
@@ -93,7 +94,7 @@ export function zstdCodec(): ClusterCodec {
     name: 'zstd (libzstd, WebAssembly)',
     ready: loadDecoder,
     compress() {
-      throw new Error('writing zstd-compressed clusters is not supported');
+      throw new UnsupportedError('zstd compression', 'writing zstd-compressed clusters is not supported');
     },
     decompress(stream, clusterSize) {
       if (!loaded) throw new Error('internal: the zstd decoder is used before ready() resolved');

@@ -3,6 +3,7 @@
  * (whole clusters) or compressed clusters (each with its compressed length). Memory is about
  * 32 bytes per run plus 4 bytes per compressed cluster, whatever the virtual size.
  */
+import { InputError } from '../errors.js';
 
 export const RUN_DATA = 0;
 export const RUN_COMPRESSED = 1;
@@ -101,7 +102,7 @@ export class AllocationMap {
   }
 
   private append(start: number, count: number, kind: number): void {
-    if (start < this.end) throw new RangeError(`guest cluster ${start} is not after ${this.end - 1}: clusters must come in ascending order`);
+    if (start < this.end) throw new InputError(`guest cluster ${start} is not after ${this.end - 1}: clusters must come in ascending order`);
     const last = this.starts.length - 1;
     if (last >= 0 && this.kinds[last] === kind && start === this.end) {
       this.counts.data[last]! += count;

@@ -8,7 +8,7 @@
  * data region to start no earlier than `minDataOffset`: the clusters between the last table
  * and the data are then unreferenced padding, with refcount 0.
  */
-import { LimitError, OptionError } from '../errors.js';
+import { InputError, LimitError, OptionError } from '../errors.js';
 import { AllocationMap } from './allocation-map.js';
 import { COMPRESSION_DEFLATE, L1_ENTRY_SIZE, MAX_REFCOUNT_ORDER, MAX_REFCOUNT_TABLE_BYTES, REFCOUNT_TABLE_ENTRY_SIZE, V2_REFCOUNT_ORDER } from './constants.js';
 import { dataRegionLength } from './data-placement.js';
@@ -80,9 +80,9 @@ export function planLayout(options: ImageOptions, virtualSize: number, map: Allo
   if (virtualSize > maxVirtualSize(clusterSize)) {
     throw new LimitError('virtual size', `a ${virtualSize}-byte disk needs an L1 table over 32 MiB with ${clusterSize}-byte clusters; use a larger cluster_size (at most ${maxVirtualSize(clusterSize)} bytes fit)`);
   }
-  if (map.l2Entries !== l2Entries(clusterSize)) throw new RangeError('allocation map was built for another cluster size');
+  if (map.l2Entries !== l2Entries(clusterSize)) throw new InputError(`the allocation map was built for another cluster size (${map.l2Entries} L2 entries per table, not ${l2Entries(clusterSize)})`);
   if (map.endCluster > guestClusters(virtualSize, clusterSize)) {
-    throw new RangeError(`allocation map reaches guest cluster ${map.endCluster - 1}, past the ${virtualSize}-byte virtual size`);
+    throw new InputError(`the allocation map reaches guest cluster ${map.endCluster - 1}, past the ${virtualSize}-byte virtual size`);
   }
 
   const l1Size = l1EntriesFor(virtualSize, clusterSize);

@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { CodecError } from '../codecs/codec.js';
 import type { CompressionAlgorithm } from '../stages/clusters.js';
 import type { BatchCompressor } from '../stages/compress.js';
 import type { BatchDecompressor } from '../stages/decompress.js';
@@ -55,8 +56,8 @@ export class CodecPool {
         slot.pending--;
         waiter.resolve(reply);
       });
-      worker.on('error', (error) => this.failSlot(slot, error));
-      worker.on('exit', (code) => this.failSlot(slot, new Error(`codec worker exited with code ${code}`)));
+      worker.on('error', (error) => this.failSlot(slot, new CodecError(`a codec worker failed: ${error.message}`, { cause: error })));
+      worker.on('exit', (code) => this.failSlot(slot, new CodecError(`a codec worker stopped (exit code ${code})`)));
       this.slots.push(slot);
     }
   }
@@ -101,7 +102,7 @@ export class CodecPool {
       compress: async (clusters) => {
         const { outputs, errors } = await this.run('compress', this.options.deflate, clusters[0]?.length ?? 0, clusters);
         const failed = errors.find((e) => e !== null);
-        if (failed) throw new Error(`compression failed: ${failed}`);
+        if (failed) throw new CodecError(`compression failed: ${failed}`);
         return outputs;
       },
     };

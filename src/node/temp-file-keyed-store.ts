@@ -11,7 +11,7 @@ import { ownedCopy } from '../stages/bytes.js';
 import { ioError } from './io-error.js';
 import { createUnlinkedTempFile } from './unlinked-temp-file.js';
 import { readFully, writeChunks } from './positional-io.js';
-import { resolveSpoolOptions, type TempFileSpoolOptions } from './temp-file-spool.js';
+import { resolveSpoolOptions, shortSpoolFile, type TempFileSpoolOptions } from './temp-file-spool.js';
 
 interface Slot {
   at: number;
@@ -69,7 +69,7 @@ export class TempFileKeyedStore implements KeyedStore {
     if (!slot || !this.file) return undefined;
     const bytes = Buffer.allocUnsafe(slot.length);
     try {
-      if ((await readFully(this.file.fd, bytes, slot.length, slot.at)) !== slot.length) throw new Error('spool file is shorter than what was written to it');
+      if ((await readFully(this.file.fd, bytes, slot.length, slot.at)) !== slot.length) throw shortSpoolFile(this.tempDir);
     } catch (error) {
       throw ioError(error, 'read the spool file in', this.tempDir);
     }

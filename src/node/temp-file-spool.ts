@@ -8,7 +8,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { LimitError } from '../errors.js';
+import { IoError, LimitError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { Spool } from '../stages/spool.js';
 import type { BufferPool } from './buffer-pool.js';
@@ -45,6 +45,11 @@ const READ_BACK_DEPTH = 2;
 const SLAB = 1024 * 1024;
 /** Bytes gathered before a write to the file; two such buffers take turns. */
 const STAGING = 1024 * 1024;
+
+/** A spool's temp file gave back fewer bytes than went in: something else truncated it. */
+export function shortSpoolFile(tempDir: string): IoError {
+  return new IoError(`cannot read the spool file in '${tempDir}': it is shorter than what was written to it (truncated by something else?)`, { path: tempDir });
+}
 
 export class TempFileSpool implements Spool {
   size = 0;
@@ -131,8 +136,13 @@ export class TempFileSpool implements Spool {
     for (let at = 0; at < this.fileSize; at += READ_BACK_CHUNK) ranges.push([at, Math.min(at + READ_BACK_CHUNK, this.fileSize)]);
     yield* orderedReads(ranges, READ_BACK_DEPTH, async ([from, to]) => {
       const buffer = this.pool ? this.pool.take(to - from) : Buffer.allocUnsafe(to - from);
-      const bytesRead = await readFully(file.fd, buffer, buffer.length, from);
-      if (bytesRead !== buffer.length) throw new Error('spool file is shorter than what was written to it');
+      let bytesRead: number;
+      try {
+        bytesRead = await readFully(file.fd, buffer, buffer.length, from);
+      } catch (error) {
+        throw ioError(error, 'read the spool file in', this.tempDir);
+      }
+      if (bytesRead !== buffer.length) throw shortSpoolFile(this.tempDir);
       return buffer;
     });
   }
