@@ -36,6 +36,7 @@ export function networkOptions(values: { timeout?: string; endpoint?: string; re
   return {
     ...(timeoutMs !== undefined && { timeoutMs }),
     s3: {
+      ...(timeoutMs !== undefined && { timeoutMs }),
       ...(values.endpoint !== undefined && { endpoint: values.endpoint }),
       ...(values.region !== undefined && { region: values.region }),
       ...(values['part-size'] !== undefined && { partSize: parseSize(values['part-size'], '--part-size') }),

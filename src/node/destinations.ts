@@ -80,7 +80,7 @@ export async function writeQcow2To(location: Location, source: AsyncIterable<Clu
     case 'tcp-listen':
       return tcpSink(location, inOrder(source), { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp });
     case 's3':
-      return uploadHeadLast(headLast(source), { bucket: location.bucket, key: location.key, name: location.name }, { ...options.s3, ...(options.onLength && { onLength: options.onLength }) });
+      return uploadHeadLast(headLast(source), { bucket: location.bucket, key: location.key, name: location.name }, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }), ...options.s3, ...(options.onLength && { onLength: options.onLength }) });
   }
 }
 
@@ -112,6 +112,6 @@ export async function writeRawTo(location: Location, records: AsyncIterable<Clus
     case 'tcp-listen':
       return tcpSink(location, bytes(), { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp });
     case 's3':
-      return uploadBytes(bytes(), { bucket: location.bucket, key: location.key, name: location.name }, { ...options.s3 });
+      return uploadBytes(bytes(), { bucket: location.bucket, key: location.key, name: location.name }, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }), ...options.s3 });
   }
 }

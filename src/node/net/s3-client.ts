@@ -6,6 +6,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { IoError } from '../../errors.js';
+import { DEFAULT_TIMEOUT_MS } from './http-request.js';
 
 export interface S3Options {
   /** An S3-compatible store's address, e.g. http://127.0.0.1:9000. */
@@ -16,6 +17,11 @@ export interface S3Options {
   partsInFlight?: number;
   /** Size of the first parts (default 8 MiB; at least 5 MiB); later ones grow, see s3-multipart.ts. */
   partSize?: number;
+  /**
+   * Milliseconds a request may go without a byte either way (connecting included) before it
+   * fails; the SDK then retries it as it does any timeout. Default 30 s, as for HTTP; 0 waits for ever.
+   */
+  timeoutMs?: number;
   /** A client made by the caller; the options above are then ignored. */
   client?: S3Client;
 }
@@ -38,8 +44,11 @@ export async function s3Client(options: S3Options): Promise<{ client: S3Client; 
   const env = process.env;
   const endpoint = options.endpoint ?? env['AWS_ENDPOINT_URL_S3'] ?? env['AWS_ENDPOINT_URL'];
   const region = options.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const common = {
     ...(endpoint !== undefined && { endpoint, forcePathStyle: true }),
+    // Silence, not duration: socketTimeout is the idle time, as --timeout is for HTTP.
+    ...(timeoutMs > 0 && { requestHandler: { connectionTimeout: timeoutMs, socketTimeout: timeoutMs } }),
     // Checksums only where S3 requires them: many S3-compatible stores reject the trailing
     // checksums newer SDKs add by default.
     requestChecksumCalculation: 'WHEN_REQUIRED' as const,
@@ -63,6 +72,7 @@ export function s3Error(error: unknown, action: string, name: string): Error {
   const e = error as { name?: string; message?: string; Code?: string; $metadata?: { httpStatusCode?: number }; code?: string };
   const status = e.$metadata?.httpStatusCode;
   if (e.code === 'ECONNREFUSED') return new IoError(`cannot ${action} '${name}': connection refused (ECONNREFUSED)`, { path: name, syscallCode: e.code, cause: error });
+  if (e.name === 'TimeoutError') return new IoError(`cannot ${action} '${name}': the store was silent for longer than the timeout (--timeout)`, { path: name, cause: error });
   const code = e.Code ?? e.name ?? 'Error';
   const message = (e.message ?? '').replace(/\s+/g, ' ').trim();
   const text = message && message !== code && message !== 'UnknownError' ? `${code}: ${message}` : code;
