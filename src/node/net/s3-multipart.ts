@@ -13,19 +13,33 @@ import { s3Error, type S3Sdk } from './s3-client.js';
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
+/** S3's largest object. */
+export const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_PARTS_IN_FLIGHT = 4;
 /** Parts of one size before the size doubles. */
 const PARTS_PER_SIZE = 1000;
+/** Parts a stream of data may take: a head-last upload keeps part 1 for the head. */
+const DATA_PARTS = MAX_PARTS - 1;
+/** Where the last run of one size starts: parts 9,000 to 9,998. */
+const LAST_RUN = Math.floor((DATA_PARTS - 1) / PARTS_PER_SIZE) * PARTS_PER_SIZE;
+/**
+ * The least size of the last run's parts. Doubling alone from 5 MiB gives 2.5 GiB parts there
+ * and 4.9 TiB in all; this is what 5 MiB parts doubling up to part 9,000 leave for the last
+ * run to carry (about 2.63 GiB), so any first size from 5 MiB reaches 5 TiB.
+ */
+const LAST_RUN_MIN = Math.ceil((MAX_OBJECT_SIZE - MIN_PART_SIZE * PARTS_PER_SIZE * (2 ** (LAST_RUN / PARTS_PER_SIZE) - 1)) / (DATA_PARTS - LAST_RUN));
 
 /**
  * The size of the `n`th part of a stream of unknown length (0-based): `initial` for the
- * first thousand, then doubling every thousand, at most 5 GiB. From 8 MiB that reaches
- * S3's 5 TiB object limit within 9,000 parts, while an image of D bytes uses parts of at
- * most max(8 MiB, about D/500).
+ * first thousand, then doubling every thousand, at most 5 GiB, and at least LAST_RUN_MIN
+ * from part 9,000 (which only first sizes under about 5.26 MiB need). From 8 MiB that
+ * reaches S3's 5 TiB object limit within 9,300 parts, from 5 MiB within 9,999, while an
+ * image of D bytes uses parts of at most max(8 MiB, about D/500).
  */
 export function partSizeFor(n: number, initial = DEFAULT_PART_SIZE): number {
-  return Math.min(MAX_PART_SIZE, initial * 2 ** Math.floor(n / PARTS_PER_SIZE));
+  const doubled = initial * 2 ** Math.floor(n / PARTS_PER_SIZE);
+  return Math.min(MAX_PART_SIZE, n >= LAST_RUN ? Math.max(doubled, LAST_RUN_MIN) : doubled);
 }
 
 export interface S3Object {
