@@ -7,6 +7,7 @@
  * with a single PutObject instead, laid out with no padding (the same bytes as a file).
  * Other bytes (a raw image) go up in order. Either way a failure aborts the upload.
  */
+import { constants } from 'node:buffer';
 import { LimitError } from '../../errors.js';
 import type { HeadLastSegment } from '../../stages/qcow2-head-last-writer.js';
 import { s3Client, s3Error, type S3Options } from './s3-client.js';
@@ -124,7 +125,10 @@ export function uploadHeadLast(segments: AsyncIterable<HeadLastSegment>, destina
       if (layout.dataOffset + data.length !== layout.totalLength) throw new Error('internal: the data region differs from the plan');
       options.onLength?.(layout.totalLength);
       await data.flush();
-      await data.upload.upload(1, () => segment.plan(MIN_PART_SIZE).chunks, layout.dataOffset);
+      // In one buffer, so the SDK can retry it (it never retries a stream body). A head past
+      // what one Buffer holds (over 4 GiB, Node 20 only) still goes as a stream.
+      const head = layout.dataOffset <= constants.MAX_LENGTH ? Buffer.concat([...segment.plan(MIN_PART_SIZE).chunks], layout.dataOffset) : () => segment.plan(MIN_PART_SIZE).chunks;
+      await data.upload.upload(1, head, layout.dataOffset);
       await data.upload.complete();
       return layout.totalLength;
     }
