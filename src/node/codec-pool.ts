@@ -10,7 +10,8 @@ import { CodecError } from '../codecs/codec.js';
 import type { CompressionAlgorithm } from '../stages/clusters.js';
 import type { BatchCompressor } from '../stages/compress.js';
 import type { BatchDecompressor } from '../stages/decompress.js';
-import type { CodecJob, CodecName, CodecReply } from './codec-protocol.js';
+import type { BufferPool } from './buffer-pool.js';
+import { OWNS_ITS_BUFFER, type CodecJob, type CodecName, type CodecReply } from './codec-protocol.js';
 
 export interface CodecPoolOptions {
   /** Threads that compress or inflate. Default: the number of cores. */
@@ -19,7 +20,17 @@ export interface CodecPoolOptions {
   deflate?: Extract<CodecName, 'zlib' | 'pako' | 'pako-legacy'>;
   /** Deflate level 1..9. Default 6, as qemu. */
   level?: number;
+  /**
+   * Where inflated clusters go: workers fill buffers of a sibling pool of cluster-sized
+   * buffers, which the pipeline's sink gives back through this pool's `release`. Without it
+   * every inflated cluster is fresh memory, which costs page faults and, until the garbage
+   * collector notices, peak memory.
+   */
+  buffers?: BufferPool;
 }
+
+/** Inflated clusters kept for reuse: enough for the batches in flight and a sink's write batch. */
+const OUTPUT_BUFFERS_KEPT = 32 * 1024 * 1024;
 
 /** Input buffers are at least this big, so most batches fit a spare one. */
 const INPUT_BUFFER = 1024 * 1024 + 2 * 1024 * 1024;
@@ -31,7 +42,8 @@ interface Slot {
 
 export class CodecPool {
   readonly threads: number;
-  private readonly options: Required<Omit<CodecPoolOptions, 'threads'>>;
+  private readonly options: Required<Omit<CodecPoolOptions, 'threads' | 'buffers'>>;
+  private readonly buffers: BufferPool | undefined;
   private slots: Slot[] = [];
   private readonly waiting = new Map<number, { resolve: (reply: CodecReply) => void; reject: (error: Error) => void; slot: Slot }>();
   private nextId = 0;
@@ -42,6 +54,7 @@ export class CodecPool {
   constructor(options: CodecPoolOptions = {}) {
     this.threads = Math.max(1, options.threads ?? availableParallelism());
     this.options = { deflate: options.deflate ?? 'zlib', level: options.level ?? 6 };
+    this.buffers = options.buffers;
   }
 
   private start(): void {
@@ -80,14 +93,30 @@ export class CodecPool {
     pieces.forEach((piece, i) => input.set(piece, bounds[i]));
     const slot = this.slots.reduce((best, s) => (s.pending < best.pending ? s : best));
     const id = this.nextId++;
-    const job: CodecJob = { id, op, codec, level: this.options.level, clusterSize, input: input.buffer, bounds };
+    const outputPool = op === 'decompress' ? this.outputPool(clusterSize) : undefined;
+    const targets = outputPool ? pieces.map(() => outputPool.takeBuffer()) : undefined;
+    const job: CodecJob = { id, op, codec, level: this.options.level, clusterSize, input: input.buffer, bounds, ...(targets && { targets }) };
     const reply = await new Promise<CodecReply>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, slot });
       slot.pending++;
-      slot.worker.postMessage(job, [job.input]);
+      slot.worker.postMessage(job, [job.input, ...(targets ?? [])]);
     });
     if (this.spareInputs.length < 2 * this.threads + 2) this.spareInputs.push(reply.input);
-    return { outputs: reply.outputs, errors: reply.errors };
+    if (!outputPool) return { outputs: reply.outputs, errors: reply.errors };
+    // Targets come back as new objects: adopted, they can come back to the pool again.
+    const outputs = reply.outputs.map((output, i) => {
+      const adopted = outputPool.adopt(output.buffer as ArrayBuffer, clusterSize);
+      if (reply.errors[i] === null) return adopted;
+      outputPool.release(adopted);
+      return output.subarray(0, 0);
+    });
+    return { outputs, errors: reply.errors };
+  }
+
+  /** The pool inflated clusters of this size go into, if the caller gave one (and a cluster is big enough to be worth a buffer of its own). */
+  private outputPool(clusterSize: number): BufferPool | undefined {
+    if (!this.buffers || clusterSize < OWNS_ITS_BUFFER) return undefined;
+    return this.buffers.sibling(clusterSize, Math.max(8, Math.floor(OUTPUT_BUFFERS_KEPT / clusterSize)));
   }
 
   private inputBuffer(size: number): ArrayBuffer {

@@ -10,7 +10,15 @@ export interface CodecJob {
   /** The pieces, back to back; piece i is input[bounds[i], bounds[i + 1]). */
   input: ArrayBuffer;
   bounds: number[];
+  /** Inflating: one buffer of clusterSize bytes per piece, for its cluster; transferred back with the reply. */
+  targets?: ArrayBuffer[];
 }
+
+/**
+ * Below this length a result may be a slice of Node's shared buffer pool (Buffer.allocUnsafe
+ * pools allocations under half of Buffer.poolSize), which must never be transferred.
+ */
+export const OWNS_ITS_BUFFER = Buffer.poolSize >>> 1;
 
 export interface CodecReply {
   id: number;

@@ -9,7 +9,7 @@ import type { ClusterCodec } from '../codecs/codec.js';
 import { nodeDeflate } from '../codecs/deflate-node.js';
 import { pakoDeflate } from '../codecs/deflate-pako.js';
 import { zstdCodec } from '../codecs/zstd.js';
-import type { CodecJob, CodecReply } from './codec-protocol.js';
+import { OWNS_ITS_BUFFER, type CodecJob, type CodecReply } from './codec-protocol.js';
 
 const codecs = new Map<string, ClusterCodec>();
 
@@ -22,12 +22,6 @@ function codecFor(job: CodecJob): ClusterCodec {
   }
   return codec;
 }
-
-/**
- * Below this length a result may be a slice of Node's shared buffer pool (Buffer.allocUnsafe
- * pools allocations under half of Buffer.poolSize), which must never be transferred.
- */
-const OWNS_ITS_BUFFER = Buffer.poolSize >>> 1;
 
 /**
  * The results as they travel back. A whole inflated cluster has a buffer of its own, which is
@@ -48,6 +42,12 @@ function replyOutputs(outputs: Uint8Array[]): { outputs: Uint8Array[]; transfer:
   return { outputs: views, transfer: [packed.buffer as ArrayBuffer] };
 }
 
+function placed(result: Uint8Array, target: ArrayBuffer): Uint8Array {
+  const view = new Uint8Array(target, 0, result.length);
+  view.set(result);
+  return view;
+}
+
 function run(job: CodecJob): { reply: CodecReply; transfer: ArrayBuffer[] } {
   const codec = codecFor(job);
   const input = new Uint8Array(job.input);
@@ -55,15 +55,18 @@ function run(job: CodecJob): { reply: CodecReply; transfer: ArrayBuffer[] } {
   const errors: Array<string | null> = [];
   for (let i = 0; i < job.bounds.length - 1; i++) {
     const piece = input.subarray(job.bounds[i], job.bounds[i + 1]);
+    const target = job.targets?.[i];
     try {
-      results.push(job.op === 'compress' ? codec.compress(piece) : codec.decompress(piece, job.clusterSize));
+      const result = job.op === 'compress' ? codec.compress(piece) : codec.decompress(piece, job.clusterSize);
+      // Into the caller's buffer: zlib's own output chunk is freed here, at once, and reused.
+      results.push(target ? placed(result, target) : result);
       errors.push(null);
     } catch (error) {
-      results.push(new Uint8Array(0));
+      results.push(target ? new Uint8Array(target, 0, 0) : new Uint8Array(0));
       errors.push((error as Error).message);
     }
   }
-  const { outputs, transfer } = replyOutputs(results);
+  const { outputs, transfer } = job.targets ? { outputs: results, transfer: job.targets } : replyOutputs(results);
   return { reply: { id: job.id, input: job.input, outputs, errors }, transfer: [job.input, ...transfer] };
 }
 

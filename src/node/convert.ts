@@ -116,7 +116,7 @@ async function* withPool<T>(options: CompressionOptions, body: (pool: CodecPool)
 
 /** Inflated (on every core), cut to `clusterSize`, and compressed (on every core) with `compressor` if given. */
 function prepared(records: AsyncIterable<ClusterRecord>, clusterSize: number, pool: CodecPool, compressor: BatchCompressor | undefined, buffers: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
-  const inflated = decompressClusters({ decompressor: pool.decompressor(), inFlight: 2 * pool.threads })(records);
+  const inflated = decompressClusters({ decompressor: pool.decompressor(), inFlight: 2 * pool.threads, ...(buffers && { onReleased: (bytes: Uint8Array) => buffers.release(bytes) }) })(records);
   const cut = reclusterClusters(clusterSize)(inflated);
   if (!compressor) return cut;
   return compressClusters({ compressor, inFlight: 2 * pool.threads, ...(buffers && { onReleased: (bytes: Uint8Array) => buffers.release(bytes) }) })(cut);
@@ -180,5 +180,8 @@ export function toQcow2HeadLast(records: AsyncIterable<ClusterRecord>, options: 
 
 /** A cluster stream with every compressed cluster inflated (on every core), ready for a raw sink. */
 export function toRawClusters(records: AsyncIterable<ClusterRecord>, options: CompressionOptions = {}): AsyncGenerator<ClusterRecord> {
-  return withPool(options, (pool) => decompressClusters({ decompressor: pool.decompressor(), inFlight: 3 * pool.threads })(records));
+  const { buffers } = options;
+  return withPool(options, (pool) =>
+    decompressClusters({ decompressor: pool.decompressor(), inFlight: 3 * pool.threads, ...(buffers && { onReleased: (bytes: Uint8Array) => buffers.release(bytes) }) })(records),
+  );
 }

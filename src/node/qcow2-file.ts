@@ -35,9 +35,10 @@ export interface Qcow2FileOptions {
   onHead?: (head: ImageHead) => void;
   codecs?: Codecs;
   /**
-   * Read buffers to take runs of data clusters into: a run with no zero cluster goes
-   * downstream whole, so the sink can give its buffer back (fresh memory costs a page fault
-   * per 4 KiB, more than reading it from the page cache). Runs are then at most its bufferSize.
+   * Read buffers to take runs of data clusters and of compressed streams into: a run with no
+   * zero cluster goes downstream whole, so the sink can give its buffer back, and streams come
+   * back once each has been released (fresh memory costs a page fault per 4 KiB, more than
+   * reading it from the page cache). Runs are then at most its bufferSize.
    */
   pool?: BufferPool;
 }
@@ -189,7 +190,7 @@ export class Qcow2File implements GuestImage {
         if (mapping.kind === 'compressed') {
           const end = mapping.hostOffset + mapping.length;
           // The next stream usually starts inside the last sector of the one before it.
-          if (streams && mapping.hostOffset >= streams.starts.at(-1)! && mapping.hostOffset <= streams.to && end - streams.from <= RUN_BYTES) {
+          if (streams && mapping.hostOffset >= streams.starts.at(-1)! && mapping.hostOffset <= streams.to && end - streams.from <= this.runBytes) {
             streams.guests.push(guest);
             streams.starts.push(mapping.hostOffset);
             streams.lengths.push(mapping.length);
@@ -219,8 +220,10 @@ export class Qcow2File implements GuestImage {
       return { job, bytes };
     }
     if (job.kind === 'streams') {
-      const bytes = Buffer.alloc(job.to - job.from); // zeros past the end of the file for a compressed tail
-      await this.read0(bytes, Math.min(job.to, this.fileSize) - job.from, job.from);
+      const length = job.to - job.from;
+      const bytes = this.pool && length <= this.pool.bufferSize ? this.pool.borrow(length) : Buffer.allocUnsafe(length);
+      const got = await this.read0(bytes, Math.min(job.to, this.fileSize) - job.from, job.from);
+      bytes.fill(0, got); // zeros past the end of the file for a compressed tail
       return { job, bytes };
     }
     if (job.kind === 'one' && needsHostBytes(job.mapping)) {
@@ -256,10 +259,10 @@ export class Qcow2File implements GuestImage {
           if (record) yield record;
         }
       } else if (job.kind === 'streams') {
-        for (const [i, guest] of job.guests.entries()) {
-          const from = job.starts[i]! - job.from;
-          yield { kind: 'compressed', index: guest, bytes: bytes!.subarray(from, from + job.lengths[i]!), algorithm: this.head.compression };
-        }
+        const streams = job.guests.map((_, i) => bytes!.subarray(job.starts[i]! - job.from, job.starts[i]! - job.from + job.lengths[i]!));
+        // Back to the pool once every stream has been inflated and released.
+        if (this.pool && bytes!.buffer.byteLength === this.pool.bufferSize) this.pool.handOut(bytes!, streams);
+        for (const [i, guest] of job.guests.entries()) yield { kind: 'compressed', index: guest, bytes: streams[i]!, algorithm: this.head.compression };
       } else if (job.kind === 'one') {
         const record = await recordFor(job.mapping, job.guest, bytes, this.context);
         if (record) yield record;

@@ -63,6 +63,8 @@ export interface DecompressOptions {
   /** Compressed bytes per batch. Default 256 KiB. */
   batchBytes?: number;
   inFlight?: number;
+  /** Called with each compressed record's bytes once it has been inflated: lets a source recycle its read buffers. */
+  onReleased?: (bytes: Uint8Array) => void;
 }
 
 export function decompressClusters(options: DecompressOptions = {}): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord> {
@@ -86,6 +88,7 @@ export function decompressClusters(options: DecompressOptions = {}): (source: As
         yield record;
         continue;
       }
+      options.onReleased?.(record.bytes);
       const bytes = inflated(record, result, clusterSize, virtualSize);
       if (!isAllZero(bytes)) yield { kind: 'data', index: record.index, bytes };
     }
