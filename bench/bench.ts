@@ -21,13 +21,12 @@ interface Contestant {
   command: string;
   args: string[];
   output: string;
-  stdinFrom?: string;
   pipeFrom?: string;
   stdoutTo?: string;
 }
 
 function runOptions(c: Contestant) {
-  return { ...(c.stdinFrom && { stdinFrom: c.stdinFrom }), ...(c.pipeFrom && { pipeFrom: c.pipeFrom }), ...(c.stdoutTo && { stdoutTo: c.stdoutTo }) };
+  return { ...(c.pipeFrom && { pipeFrom: c.pipeFrom }), ...(c.stdoutTo && { stdoutTo: c.stdoutTo }) };
 }
 
 interface Contest {
@@ -48,8 +47,8 @@ function rawToQcow2Contests(dir: string, inputs: Array<[string, string]>): Conte
     });
     const piped = join(dir, `${name}.ours-pipe.qcow2`);
     contests.push({
-      name: `raw→qcow2 ${name}, ours from stdin to stdout (spooled) vs qemu-img file to file`,
-      ours: { label: 'qcow2-stream convert -O qcow2 - - <IN >OUT', command: process.execPath, args: [CLI, 'convert', '-O', 'qcow2', '--tmpdir', dir, '-', '-'], output: piped, stdinFrom: input, stdoutTo: piped },
+      name: `raw→qcow2 ${name}, ours from a pipe to stdout (spooled) vs qemu-img file to file`,
+      ours: { label: 'cat IN | qcow2-stream convert -O qcow2 - - >OUT', command: process.execPath, args: [CLI, 'convert', '-O', 'qcow2', '--tmpdir', dir, '-', '-'], output: piped, pipeFrom: input, stdoutTo: piped },
       qemu: { label: 'qemu-img convert -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-O', 'qcow2', input, qemu], output: qemu },
     });
   }

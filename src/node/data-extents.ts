@@ -17,6 +17,9 @@ const WHENCE: Partial<Record<NodeJS.Platform, { data: number; hole: number }>> =
   darwin: { data: 4, hole: 3 },
 };
 
+/** lseek's whence for "from the current position", the same everywhere. */
+const SEEK_CUR = 1;
+
 let cachedSeek: SeekFn | null | undefined;
 
 function loadSeek(): SeekFn | null {
@@ -68,5 +71,16 @@ export async function* dataExtents(fd: number, size: number): AsyncGenerator<[nu
     const end = Math.min(await seekAsync(seek, fd, start, whence.hole), size);
     yield [start, end];
     position = end;
+  }
+}
+
+/** The descriptor's file position (lseek SEEK_CUR), or undefined where lseek is not available. */
+export async function filePosition(fd: number): Promise<number | undefined> {
+  const seek = loadSeek();
+  if (!seek) return undefined;
+  try {
+    return await seekAsync(seek, fd, 0, SEEK_CUR);
+  } catch {
+    return undefined;
   }
 }

@@ -6,7 +6,7 @@ import type { ByteSource } from './net/http-source.js';
 import type { Location } from './net/location.js';
 import type { S3Options } from './net/s3-client.js';
 import type { TcpOptions } from './net/tcp.js';
-import { stdinChunks } from './stdio.js';
+import { stdinAsPath, stdinChunks } from './stdio.js';
 
 export interface NetworkOptions {
   /** Milliseconds of silence before a network transfer (or a TCP connection) is given up; default 30 s. */
@@ -21,7 +21,7 @@ export async function openByteSource(location: Location, options: NetworkOptions
     case 'file':
       return location.path;
     case 'stdio':
-      return { chunks: stdinChunks() };
+      return (await stdinAsPath()) ?? { chunks: stdinChunks() };
     case 'http':
       return (await import('./net/http-source.js')).httpSource(location.url, location.name, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
     case 's3':

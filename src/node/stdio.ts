@@ -10,9 +10,10 @@ import { fstatSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { OptionError } from '../errors.js';
 import type { BufferPool } from './buffer-pool.js';
+import { filePosition } from './data-extents.js';
 import { writeAll } from './file-sink.js';
 import { ioError } from './io-error.js';
-import { readFully } from './positional-io.js';
+import { readOnce } from './positional-io.js';
 import { readableChunks } from './raw-source.js';
 import { writeToStream } from './stream-sink.js';
 
@@ -26,23 +27,34 @@ function isRegularFile(fd: number): boolean {
   }
 }
 
+/**
+ * stdin as a path, when it is a regular file read from its start (`< disk.raw`): then it is
+ * read like any file (twice, or with random access) instead of once through the spool.
+ * Linux's /dev/stdin opens the file itself, whatever stdin's position, so a file stdin that
+ * someone has already read into is left to the stream path.
+ */
+export async function stdinAsPath(): Promise<string | undefined> {
+  if (process.platform !== 'linux' || !isRegularFile(0)) return undefined;
+  return (await filePosition(0)) === 0 ? '/dev/stdin' : undefined;
+}
+
 /** The bytes of stdin, in chunks that each own their buffer. */
 export async function* stdinChunks(): AsyncGenerator<Uint8Array> {
   if (!isRegularFile(0)) {
     yield* readableChunks(process.stdin, 'stdin');
     return;
   }
-  let position = 0;
+  // From stdin's own position, which moves as it is read: a file someone has read into
+  // goes on from there.
   for (;;) {
     const buffer = Buffer.allocUnsafe(CHUNK);
-    let bytesRead: number;
+    let bytesRead = 0;
     try {
-      bytesRead = await readFully(0, buffer, CHUNK, position);
+      for (let got = -1; got !== 0 && bytesRead < CHUNK; bytesRead += got) got = await readOnce(0, buffer, bytesRead, CHUNK - bytesRead, null);
     } catch (error) {
       throw ioError(error, 'read', 'stdin');
     }
     if (bytesRead === 0) return;
-    position += bytesRead;
     yield bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead);
     if (bytesRead < CHUNK) return;
   }

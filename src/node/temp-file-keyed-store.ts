@@ -46,7 +46,7 @@ export class TempFileKeyedStore implements KeyedStore {
       return;
     }
     if (this.diskUsed + bytes.length > this.diskLimit) {
-      throw new LimitError('spool disk', `bytes waiting out of order need more than ${this.diskLimit} bytes of temp file space`);
+      throw new LimitError('spool disk', `bytes waiting out of order need more than ${this.diskLimit} bytes of temp file space (spoolDisk, --spool-disk)`);
     }
     this.file ??= await createUnlinkedTempFile(this.tempDir);
     const free = this.freeSlots.get(bytes.length);

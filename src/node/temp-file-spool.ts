@@ -86,7 +86,7 @@ export class TempFileSpool implements Spool {
     let at = this.toMemory(bytes);
     if (at === bytes.length) return;
     if (this.fileSize + this.stagingFill + bytes.length - at > this.diskLimit) {
-      throw new LimitError('spool disk', `the spool needs more than ${this.diskLimit} bytes of temp file space`);
+      throw new LimitError('spool disk', `the spool needs more than ${this.diskLimit} bytes of temp file space (spoolDisk, --spool-disk)`);
     }
     if (!this.file) {
       this.file = await createUnlinkedTempFile(this.tempDir);

@@ -29,6 +29,25 @@ qemuTest('a pipe in and a pipe out give the same bytes as file to file', async (
   });
 });
 
+qemuTest('stdin from a file is read as that file, nothing spooled; one already read into goes on from where it is', async (t) => {
+  await withTempDir(async (dir) => {
+    const raw = join(dir, 'in.raw');
+    await writeFile(raw, Buffer.concat([randomBytes(512, 8), randomBytes(3 << 20, 9), Buffer.alloc(1 << 20), randomBytes(70_000, 10)]));
+    const noSpool = `--spool-memory 0 --tmpdir '${join(dir, 'no-such-dir')}'`;
+    const whole = await runCli([], { shell: `$QCOW2_STREAM convert -O qcow2 ${noSpool} - - < '${raw}'` });
+    t.is(whole.code, 0, whole.stderr);
+    const fromPath = await runCli(['convert', '-O', 'qcow2', raw, '-']);
+    t.true(whole.stdout.equals(fromPath.stdout));
+    // dd reads exactly one sector first: the image is what follows it.
+    const rest = join(dir, 'rest.qcow2');
+    const after = await runCli([], { shell: `(dd bs=512 count=1 of=/dev/null status=none; $QCOW2_STREAM convert -O qcow2 - '${rest}') < '${raw}'` });
+    t.is(after.code, 0, after.stderr);
+    const tail = join(dir, 'tail.raw');
+    await writeFile(tail, (await readFile(raw)).subarray(512));
+    t.true((await qemuCompare(tail, rest)).identical);
+  });
+});
+
 qemuTest('-o options reach the image: compat, cluster_size, refcount_bits', async (t) => {
   await withTempDir(async (dir) => {
     const raw = join(dir, 'in.raw');
