@@ -12,6 +12,7 @@ if (!input || !bucket || !key) {
   process.exit(2);
 }
 
-const { records } = await openSource(input, { format: 'raw' });
+// scan: false reads the file once: a head-last writer needs no allocation map up front.
+const { records } = await openSource(input, { format: 'raw', scan: false });
 const length = await uploadHeadLast(toQcow2HeadLast(records, { compress: true }), { bucket, key });
 console.log(`s3://${bucket}/${key}: ${length} bytes`);
