@@ -5,6 +5,7 @@
  * for every part but the last, the list of unfinished uploads) and can fail a part on purpose.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,9 +38,9 @@ export interface StoredUpload {
  * GET /stall/NAME sends half and then nothing; GET /cut/NAME sends half and closes; anything
  * else is 404. PUT /NAME stores the body in `uploads`; PUT /forbidden/... answers 403.
  */
-export async function startImageServer(files: Record<string, Uint8Array>): Promise<{ url: string; uploads: Map<string, StoredUpload>; close: () => Promise<void> }> {
+export async function startImageServer(files: Record<string, Uint8Array>, tls?: { key: string; cert: string }): Promise<{ url: string; uploads: Map<string, StoredUpload>; close: () => Promise<void> }> {
   const uploads = new Map<string, StoredUpload>();
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = decodeURIComponent(req.url ?? '/');
     const [, first, ...rest] = path.split('/');
     const name = rest.length > 0 ? rest.join('/') : first!;
@@ -62,9 +63,10 @@ export async function startImageServer(files: Record<string, Uint8Array>): Promi
     if (first === 'stall') return void res.write(file.subarray(0, file.length >> 1));
     if (first === 'cut') return void res.write(file.subarray(0, file.length >> 1), () => res.socket?.destroy());
     res.end(file);
-  });
+  };
+  const server = tls ? createHttpsServer(tls, handle) : createServer(handle);
   const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, uploads, close: () => closeServer(server) };
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, uploads, close: () => closeServer(server) };
 }
 
 export interface S3Request {

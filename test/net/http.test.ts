@@ -3,12 +3,16 @@
  * qemu-img; failures end in one line naming the URL and the status, within the timeout.
  */
 import test from 'ava';
+import { execFile } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { isOneLineError, runCli } from '../helpers/cli.js';
 import { join, randomBytes, withTempDir } from '../helpers/files.js';
 import { makeExt4 } from '../helpers/inputs.js';
 import { qemuCheck, qemuCompare, qemuImg, qemuTest } from '../helpers/qemu.js';
 import { startImageServer } from '../helpers/servers.js';
+
+const run = promisify(execFile);
 
 qemuTest('a qcow2 image from a URL converts to raw as qemu-img reads it; redirects are followed', async (t) => {
   await withTempDir(async (dir) => {
@@ -61,6 +65,39 @@ qemuTest('PUT of a qcow2 carries the exact Content-Length; a raw PUT too; qemu-i
       t.is(chunked.code, 0, chunked.stderr);
       t.is(server.uploads.get('chunked.raw')!.headers['transfer-encoding'], 'chunked');
       t.true(server.uploads.get('chunked.raw')!.body.equals(await readFile(raw)));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+qemuTest('HTTPS both ways with a certificate the caller trusts; an untrusted one is refused in one line', async (t) => {
+  await withTempDir(async (dir) => {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+    const raw = await makeExt4(dir, 8);
+    const qcow2 = join(dir, 'disk.qcow2');
+    await qemuImg('convert', '-c', '-O', 'qcow2', raw, qcow2);
+    const server = await startImageServer({ 'disk.qcow2': await readFile(qcow2) }, { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') });
+    const trusted = { NODE_EXTRA_CA_CERTS: cert };
+    try {
+      const out = join(dir, 'out.raw');
+      const got = await runCli(['convert', '-O', 'raw', `${server.url}/disk.qcow2`, out], { env: trusted });
+      t.is(got.code, 0, got.stderr);
+      t.true((await readFile(out)).equals(await readFile(raw)));
+      const put = await runCli(['convert', '-O', 'qcow2', raw, `${server.url}/up/disk.qcow2`], { env: trusted });
+      t.is(put.code, 0, put.stderr);
+      const arrived = join(dir, 'arrived.qcow2');
+      await writeFile(arrived, server.uploads.get('disk.qcow2')!.body);
+      const check = await qemuCheck(arrived);
+      t.is(check.code, 0, check.raw);
+      t.true((await qemuCompare(raw, arrived)).identical);
+      const untrusted = await runCli(['convert', '-O', 'raw', `${server.url}/disk.qcow2`, join(dir, 'no.raw')]);
+      t.is(untrusted.code, 1);
+      t.true(isOneLineError(untrusted.stderr), untrusted.stderr);
+      t.regex(untrusted.stderr, /127\.0\.0\.1/);
+      t.false((await readdir(dir)).includes('no.raw'));
     } finally {
       await server.close();
     }
