@@ -10,11 +10,14 @@ export function readOnce(fd: number, buffer: Uint8Array, offset: number, length:
   return new Promise((resolve, reject) => read(fd, buffer, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
 }
 
-/** Reads up to `length` bytes at `position` into the start of `buffer`; fewer only at end of file. */
-export async function readFully(fd: number, buffer: Uint8Array, length: number, position: number): Promise<number> {
+/**
+ * Reads up to `length` bytes at `position` (null: at the descriptor's own position, which
+ * moves) into the start of `buffer`; fewer only at end of file.
+ */
+export async function readFully(fd: number, buffer: Uint8Array, length: number, position: number | null): Promise<number> {
   let done = 0;
   while (done < length) {
-    const bytesRead = await readOnce(fd, buffer, done, length - done, position + done);
+    const bytesRead = await readOnce(fd, buffer, done, length - done, position === null ? null : position + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }

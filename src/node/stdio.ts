@@ -13,7 +13,7 @@ import type { BufferPool } from './buffer-pool.js';
 import { filePosition } from './data-extents.js';
 import { writeAll } from './file-sink.js';
 import { ioError } from './io-error.js';
-import { readOnce } from './positional-io.js';
+import { readFully } from './positional-io.js';
 import { readableChunks } from './raw-source.js';
 import { writeToStream } from './stream-sink.js';
 
@@ -48,9 +48,9 @@ export async function* stdinChunks(): AsyncGenerator<Uint8Array> {
   // goes on from there.
   for (;;) {
     const buffer = Buffer.allocUnsafe(CHUNK);
-    let bytesRead = 0;
+    let bytesRead: number;
     try {
-      for (let got = -1; got !== 0 && bytesRead < CHUNK; bytesRead += got) got = await readOnce(0, buffer, bytesRead, CHUNK - bytesRead, null);
+      bytesRead = await readFully(0, buffer, CHUNK, null);
     } catch (error) {
       throw ioError(error, 'read', 'stdin');
     }
