@@ -50,16 +50,21 @@ async function* clusterReads(fd: number, size: number, clusterSize: number, read
   }
 }
 
+/** Bytes [from, to) of the file into the start of `buffer`; zeros for any part past its end (the last cluster's tail). */
+async function readClusters(fd: number, size: number, buffer: Uint8Array, from: number, to: number): Promise<Uint8Array> {
+  const got = await readFully(fd, buffer, Math.min(to, size) - from, from);
+  buffer.fill(0, got, to - from);
+  return buffer.subarray(0, to - from);
+}
+
 /** Pass one: the allocation map of the file's non-zero clusters. */
 async function scanAllocation(file: FileHandle, size: number, clusterSize: number, readSize: number): Promise<AllocationMap> {
   const map = new AllocationMap(l2Entries(clusterSize));
   const buffers = Array.from({ length: READ_DEPTH }, () => Buffer.allocUnsafe(readSize));
-  const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to], slot) => {
-    const buffer = buffers[slot]!;
-    const got = await readFully(file.fd, buffer, Math.min(to, size) - from, from);
-    buffer.fill(0, got, to - from);
-    return { from, bytes: buffer.subarray(0, to - from) };
-  });
+  const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to], slot) => ({
+    from,
+    bytes: await readClusters(file.fd, size, buffers[slot]!, from, to),
+  }));
   for await (const { from, bytes } of reads) {
     for (const run of dataRuns(bytes, from / clusterSize, clusterSize)) map.addData(run.index, run.bytes.length / clusterSize);
   }
@@ -79,12 +84,10 @@ async function extentBound(fd: number, size: number, clusterSize: number): Promi
  * sink can give its buffer back to `pool`; one that holds nothing goes back at once.
  */
 async function* readExtents(file: FileHandle, size: number, clusterSize: number, readSize: number, pool: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
-  const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to]) => {
-    const buffer = pool ? pool.take(to - from) : Buffer.allocUnsafe(to - from);
-    const got = await readFully(file.fd, buffer, Math.min(to, size) - from, from);
-    buffer.fill(0, got);
-    return { from, bytes: buffer };
-  });
+  const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to]) => ({
+    from,
+    bytes: await readClusters(file.fd, size, pool ? pool.take(to - from) : Buffer.allocUnsafe(to - from), from, to),
+  }));
   for await (const { from, bytes } of reads) {
     const runs = [...dataRuns(bytes, from / clusterSize, clusterSize)];
     if (runs.length === 0) pool?.release(bytes);
