@@ -193,7 +193,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
   const sink = { ...network, sync: values.sync ?? false, pool };
 
   if (outputFormat === 'qcow2') {
-    await writeQcow2To(destination, records, { ...spool, ...compression, buffers: pool, ...sink, compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits }, opened.reopen);
+    await writeQcow2To(destination, records, { ...spool, ...compression, ...sink, compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits }, opened.reopen);
   } else {
     await writeRawTo(destination, toRawClusters(records, { ...compression, buffers: pool }), sink);
   }

@@ -114,12 +114,17 @@ async function* withPool<T>(options: CompressionOptions, body: (pool: CodecPool)
   }
 }
 
+/** The option by which a codec stage gives the source's read buffers back, when it has a pool. */
+function releasingTo(buffers: BufferPool | undefined): { onReleased?: (bytes: Uint8Array) => void } {
+  return buffers ? { onReleased: (bytes) => buffers.release(bytes) } : {};
+}
+
 /** Inflated (on every core), cut to `clusterSize`, and compressed (on every core) with `compressor` if given. */
 function prepared(records: AsyncIterable<ClusterRecord>, clusterSize: number, pool: CodecPool, compressor: BatchCompressor | undefined, buffers: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
-  const inflated = decompressClusters({ decompressor: pool.decompressor(), inFlight: 2 * pool.threads, ...(buffers && { onReleased: (bytes: Uint8Array) => buffers.release(bytes) }) })(records);
+  const inflated = decompressClusters({ decompressor: pool.decompressor(), inFlight: 2 * pool.threads, ...releasingTo(buffers) })(records);
   const cut = reclusterClusters(clusterSize)(inflated);
   if (!compressor) return cut;
-  return compressClusters({ compressor, inFlight: 2 * pool.threads, ...(buffers && { onReleased: (bytes: Uint8Array) => buffers.release(bytes) }) })(cut);
+  return compressClusters({ compressor, inFlight: 2 * pool.threads, ...releasingTo(buffers) })(cut);
 }
 
 /**
@@ -147,7 +152,8 @@ async function* twoPassesCompressed(makeSource: () => AsyncIterable<ClusterRecor
 function preparedForQcow2<T>(options: Qcow2OutputOptions, body: (prepare: (records: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord>) => AsyncGenerator<T>): AsyncGenerator<T> {
   const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
   imageOptionsFor(options, clusterSize);
-  return withPool(options, async function* (pool) {
+  // The source's read buffers are where inflated clusters go too (see CodecPoolOptions.buffers).
+  return withPool({ ...options, ...(options.pool && { buffers: options.buffers ?? options.pool }) }, async function* (pool) {
     const compressor = options.compress ? compressorFor(options, pool) : undefined;
     try {
       yield* body((source) => prepared(source, clusterSize, pool, compressor, options.pool));
@@ -180,8 +186,5 @@ export function toQcow2HeadLast(records: AsyncIterable<ClusterRecord>, options: 
 
 /** A cluster stream with every compressed cluster inflated (on every core), ready for a raw sink. */
 export function toRawClusters(records: AsyncIterable<ClusterRecord>, options: CompressionOptions = {}): AsyncGenerator<ClusterRecord> {
-  const { buffers } = options;
-  return withPool(options, (pool) =>
-    decompressClusters({ decompressor: pool.decompressor(), inFlight: 3 * pool.threads, ...(buffers && { onReleased: (bytes: Uint8Array) => buffers.release(bytes) }) })(records),
-  );
+  return withPool(options, (pool) => decompressClusters({ decompressor: pool.decompressor(), inFlight: 3 * pool.threads, ...releasingTo(options.buffers) })(records));
 }
