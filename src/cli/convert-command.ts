@@ -51,6 +51,10 @@ ${CREATE_OPTION_HELP}
   --compress-twice       with -c and a regular file SRC: compress once to learn the
                          layout and again to write it, spooling nothing (twice the CPU;
                          by default compressed clusters wait in the spool)
+  --compress-every-cluster
+                         with -c: deflate even clusters whose bytes look random, as
+                         qemu-img does (by default they are stored as they are, untried:
+                         several times faster on encrypted or compressed data)
   --spool-memory SIZE    memory for data waiting its turn (default 64M); beyond it, a
                          temp file
   --spool-disk SIZE      the most that temp file may hold (default: no limit; it grows
@@ -98,6 +102,7 @@ export const CONVERT_OPTIONS = {
   threads: { type: 'string' },
   codec: { type: 'string' },
   'compress-twice': { type: 'boolean' },
+  'compress-every-cluster': { type: 'boolean' },
   'spool-memory': { type: 'string' },
   'spool-disk': { type: 'string' },
   tmpdir: { type: 'string' },
@@ -159,6 +164,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
   const compression = {
     compress: values.c ?? false,
     compressTwice: values['compress-twice'] ?? false,
+    compressEveryCluster: values['compress-every-cluster'] ?? false,
     ...(values.threads !== undefined && { threads: positiveInteger(values.threads, '--threads') }),
     ...(values.codec !== undefined && { deflate: codecOption(values.codec) }),
     ...(create.compressionLevel !== undefined && { level: create.compressionLevel }),

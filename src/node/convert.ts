@@ -17,7 +17,7 @@ import { imageOptionsFor, writeQcow2, type Qcow2WriterOptions } from '../stages/
 import { reclusterClusters } from '../stages/recluster.js';
 import type { BufferPool } from './buffer-pool.js';
 import { availableParallelism } from 'node:os';
-import type { BatchCompressor } from '../stages/compress.js';
+import type { BatchCompressor, CompressOptions } from '../stages/compress.js';
 import { CodecPool, type CodecPoolOptions } from './codec-pool.js';
 import { threadpoolCompressor } from './threadpool-compressor.js';
 import { nodeCodecs } from './codecs.js';
@@ -82,6 +82,8 @@ export interface CompressionOptions extends CodecPoolOptions {
    * spool the compressed clusters (disk: the size of the compressed image).
    */
   compressTwice?: boolean;
+  /** Deflate even the clusters whose bytes look random (see stages/incompressible.ts), as qemu-img does. */
+  compressEveryCluster?: boolean;
   /** Worker threads to share for inflating (and for pako deflate); otherwise made for the conversion and closed after it. */
   codecPool?: CodecPool;
 }
@@ -119,12 +121,12 @@ function releasingTo(buffers: BufferPool | undefined): { onReleased?: (bytes: Ui
   return buffers ? { onReleased: (bytes) => buffers.release(bytes) } : {};
 }
 
-/** Inflated (on every core), cut to `clusterSize`, and compressed (on every core) with `compressor` if given. */
-function prepared(records: AsyncIterable<ClusterRecord>, clusterSize: number, pool: CodecPool, compressor: BatchCompressor | undefined, buffers: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
+/** Inflated (on every core), cut to `clusterSize`, and compressed (on every core) if `compression` is given. */
+function prepared(records: AsyncIterable<ClusterRecord>, clusterSize: number, pool: CodecPool, compression: Pick<CompressOptions, 'compressor' | 'compressEveryCluster'> | undefined, buffers: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
   const inflated = decompressClusters({ decompressor: pool.decompressor(), inFlight: 2 * pool.threads, ...releasingTo(buffers) })(records);
   const cut = reclusterClusters(clusterSize)(inflated);
-  if (!compressor) return cut;
-  return compressClusters({ compressor, inFlight: 2 * pool.threads, ...releasingTo(buffers) })(cut);
+  if (!compression) return cut;
+  return compressClusters({ ...compression, inFlight: 2 * pool.threads, ...releasingTo(buffers) })(cut);
 }
 
 /**
@@ -150,13 +152,15 @@ async function* twoPassesCompressed(makeSource: () => AsyncIterable<ClusterRecor
 
 /** Runs `body` on the source prepared for a qcow2 writer: inflated, cut, compressed if asked. */
 function preparedForQcow2<T>(options: Qcow2OutputOptions, body: (prepare: (records: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord>) => AsyncGenerator<T>): AsyncGenerator<T> {
+  if (options.compressEveryCluster && !options.compress) throw new OptionError('--compress-every-cluster', 'only applies with compression (-c)');
   const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
   imageOptionsFor(options, clusterSize);
   // The source's read buffers are where inflated clusters go too (see CodecPoolOptions.buffers).
   return withPool({ ...options, ...(options.pool && { buffers: options.buffers ?? options.pool }) }, async function* (pool) {
     const compressor = options.compress ? compressorFor(options, pool) : undefined;
     try {
-      yield* body((source) => prepared(source, clusterSize, pool, compressor, options.pool));
+      const compression = compressor && { compressor, compressEveryCluster: options.compressEveryCluster ?? false };
+      yield* body((source) => prepared(source, clusterSize, pool, compression, options.pool));
     } finally {
       compressor?.close();
     }

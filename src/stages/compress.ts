@@ -7,6 +7,7 @@
 import type { ClusterCodec } from '../codecs/codec.js';
 import type { ClusterRecord, CompressionAlgorithm } from './clusters.js';
 import { copyBytes } from './bytes.js';
+import { looksIncompressible } from './incompressible.js';
 import { orderedBatches } from './ordered-batches.js';
 
 /** Compresses many clusters at once (in worker threads, or in turn on this one). */
@@ -37,6 +38,12 @@ export interface CompressOptions {
    * recycle its read buffers.
    */
   onReleased?: (bytes: Uint8Array) => void;
+  /**
+   * Deflate every cluster, even those whose bytes look random (see incompressible.ts), as
+   * qemu-img does. Default false: such clusters are stored without trying, which can cost
+   * the few bytes deflate would have saved on a random block that repeats.
+   */
+  compressEveryCluster?: boolean;
 }
 
 type One = { index: number; bytes: Uint8Array; parent: Uint8Array; last: boolean } | { record: ClusterRecord };
@@ -57,15 +64,24 @@ async function* singleClusters(source: AsyncIterable<ClusterRecord>): AsyncGener
   }
 }
 
+/** Compressed forms of the clusters, undefined for those not worth trying. */
+async function compressSome(compressor: BatchCompressor, clusters: Uint8Array[], everyCluster: boolean): Promise<Array<Uint8Array | undefined>> {
+  const tried = everyCluster ? clusters : clusters.filter((cluster) => !looksIncompressible(cluster));
+  if (tried.length === clusters.length) return compressor.compress(clusters);
+  const compressed = tried.length > 0 ? await compressor.compress(tried) : [];
+  let next = 0;
+  return clusters.map((cluster) => (cluster === tried[next] ? compressed[next++] : undefined));
+}
+
 export function compressClusters(options: CompressOptions): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord> {
   const { compressor } = options;
   return async function* compressor$(source) {
-    const items = orderedBatches<One, Uint8Array>(singleClusters(source), {
+    const items = orderedBatches<One, Uint8Array | undefined>(singleClusters(source), {
       select: (item) => 'bytes' in item,
       weight: (item) => ('bytes' in item ? item.bytes.length : 0),
       batchWeight: options.batchBytes ?? 1024 * 1024,
       inFlight: options.inFlight ?? 4,
-      work: (batch) => compressor.compress(batch.map((item) => (item as { bytes: Uint8Array }).bytes)),
+      work: (batch) => compressSome(compressor, batch.map((item) => (item as { bytes: Uint8Array }).bytes), options.compressEveryCluster ?? false),
     });
     for await (const [item, compressed] of items) {
       if ('record' in item) {

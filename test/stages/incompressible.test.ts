@@ -1,0 +1,59 @@
+/**
+ * The incompressibility probe: random clusters are called incompressible, and then deflate
+ * agrees; clusters deflate can shrink (text, random with a stretch of zeros, random bytes
+ * of a narrow range, a random block repeated within the window) are not.
+ */
+import test from 'ava';
+import { nodeDeflate } from '../../src/codecs/deflate-node.js';
+import { looksIncompressible } from '../../src/stages/incompressible.js';
+import { randomBytes } from '../helpers/files.js';
+
+const deflate = nodeDeflate(6);
+const shrinks = (cluster: Uint8Array) => deflate.compress(cluster).length < cluster.length - 1;
+
+test('random clusters of 4 KiB, 64 KiB and 2 MiB look incompressible, and deflate cannot shrink them', (t) => {
+  for (const size of [4096, 65536, 2097152]) {
+    const seeds = size === 2097152 ? 4 : 200;
+    let flagged = 0;
+    for (let seed = 1; seed <= seeds; seed++) {
+      const cluster = randomBytes(size, seed * 7919 + size);
+      t.false(shrinks(cluster), `${size}: seed ${seed} shrank`);
+      if (looksIncompressible(cluster)) flagged++;
+    }
+    // Conservative at 4 KiB, where a random sample's entropy varies most; certain above.
+    t.true(flagged >= (size === 4096 ? seeds * 0.8 : seeds), `${size}: only ${flagged} of ${seeds} random clusters flagged`);
+  }
+});
+
+function compressibleClusters(size: number): Array<[string, Uint8Array]> {
+  const text = new TextEncoder().encode('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(size / 45))).subarray(0, size);
+  const zerosAtEnd = randomBytes(size, 3);
+  zerosAtEnd.fill(0, size - size / 64);
+  const halfText = randomBytes(size, 4);
+  halfText.set(text.subarray(0, size / 2));
+  const sevenBit = randomBytes(size, 5).map((b) => b & 0x7f);
+  const block = randomBytes(2048, 6);
+  const repeated = new Uint8Array(size);
+  for (let at = 0; at < size; at += block.length) repeated.set(block, at);
+  return [
+    ['text', text],
+    ['random ending in zeros (1/64 of it)', zerosAtEnd],
+    ['half text, half random', halfText],
+    ['random 7-bit bytes', sevenBit],
+    ['a 2 KiB random block repeated', repeated],
+    ['zeros', new Uint8Array(size)],
+  ];
+}
+
+test('clusters deflate can shrink are not called incompressible', (t) => {
+  for (const size of [4096, 65536, 2097152]) {
+    for (const [name, cluster] of compressibleClusters(size)) {
+      t.true(shrinks(cluster), `${size} ${name}: deflate does not shrink it, so the case tests nothing`);
+      t.false(looksIncompressible(cluster), `${size} ${name}: called incompressible`);
+    }
+  }
+});
+
+test('clusters smaller than 4 KiB are never called incompressible', (t) => {
+  for (const size of [512, 1024, 2048]) t.false(looksIncompressible(randomBytes(size, size)), `${size}`);
+});
