@@ -14,6 +14,8 @@ export interface ClusterCodec {
    * bytes (the descriptor rounds to sectors). Throws when the stream gives fewer.
    */
   decompress(stream: Uint8Array, clusterSize: number): Uint8Array;
+  /** As decompress, into `target` (one cluster long), where a codec can do so without a copy. */
+  decompressInto?(stream: Uint8Array, target: Uint8Array): void;
   /** Resolves once the codec can be used (one backed by WebAssembly compiles it first). */
   ready?(): Promise<void>;
 }

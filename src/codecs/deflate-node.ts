@@ -2,12 +2,14 @@
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QEMU_DEFLATE, type ClusterCodec } from './codec.js';
 import { inflateOneCluster } from './deflate-pako.js';
+import { nodeInflater } from './node-inflater.js';
 
 /** Output chunk room past one cluster, so that inflating a whole cluster never fills the chunk. */
 const INFLATE_SLACK = 1024;
 
 export function nodeDeflate(level: number = QEMU_DEFLATE.level): ClusterCodec {
   const options = { level, windowBits: QEMU_DEFLATE.windowBits, memLevel: QEMU_DEFLATE.memLevel };
+  const inflater = nodeInflater();
   return {
     name: 'deflate (node:zlib)',
     compress(cluster) {
@@ -23,8 +25,20 @@ export function nodeDeflate(level: number = QEMU_DEFLATE.level): ClusterCodec {
         if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return inflateOneCluster(stream, clusterSize);
         throw new Error(`deflate stream is damaged (${(error as Error).message})`);
       }
-      if (out.length !== clusterSize) throw new Error(`deflate stream inflates to ${out.length} bytes, not a whole ${clusterSize}-byte cluster`);
+      if (out.length !== clusterSize) throw shortStream(out.length, clusterSize);
       return out;
     },
+    ...(inflater && {
+      // Filling the target is the whole cluster; input past it is ignored, as qemu does.
+      decompressInto(stream: Uint8Array, target: Uint8Array) {
+        const result = inflater.inflate(stream, target);
+        if (typeof result === 'string') throw new Error(`deflate stream is damaged (${result})`);
+        if (result !== target.length) throw shortStream(result, target.length);
+      },
+    }),
   };
+}
+
+function shortStream(length: number, clusterSize: number): Error {
+  return new Error(`deflate stream inflates to ${length} bytes, not a whole ${clusterSize}-byte cluster`);
 }

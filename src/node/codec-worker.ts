@@ -57,9 +57,15 @@ function run(job: CodecJob): { reply: CodecReply; transfer: ArrayBuffer[] } {
     const piece = input.subarray(job.bounds[i], job.bounds[i + 1]);
     const target = job.targets?.[i];
     try {
-      const result = job.op === 'compress' ? codec.compress(piece) : codec.decompress(piece, job.clusterSize);
-      // Into the caller's buffer: zlib's own output chunk is freed here, at once, and reused.
-      results.push(target ? placed(result, target) : result);
+      if (target && job.op === 'decompress' && codec.decompressInto) {
+        const view = new Uint8Array(target, 0, job.clusterSize);
+        codec.decompressInto(piece, view);
+        results.push(view);
+      } else {
+        const result = job.op === 'compress' ? codec.compress(piece) : codec.decompress(piece, job.clusterSize);
+        // Into the caller's buffer: zlib's own output chunk is freed here, at once, and reused.
+        results.push(target ? placed(result, target) : result);
+      }
       errors.push(null);
     } catch (error) {
       results.push(target ? new Uint8Array(target, 0, 0) : new Uint8Array(0));
