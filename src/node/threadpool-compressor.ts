@@ -25,7 +25,8 @@ class ReusableDeflate {
    */
   private streamFor(clusterSize: number): DeflateRaw {
     if (this.stream) return this.stream;
-    const stream = createDeflateRaw({ level: this.level, windowBits: QEMU_DEFLATE.windowBits, memLevel: QEMU_DEFLATE.memLevel, chunkSize: clusterSize + OUTPUT_SLACK });
+    // Every write finishes its stream: one trip to the thread pool a cluster, not a write and a flush.
+    const stream = createDeflateRaw({ level: this.level, windowBits: QEMU_DEFLATE.windowBits, memLevel: QEMU_DEFLATE.memLevel, chunkSize: clusterSize + OUTPUT_SLACK, flush: constants.Z_FINISH });
     stream.on('data', (chunk: Buffer) => this.parts.push(chunk));
     stream.on('error', (error) => (this.failure = error));
     return (this.stream = stream);
@@ -34,8 +35,7 @@ class ReusableDeflate {
   compress(cluster: Uint8Array): Promise<Uint8Array> {
     const stream = this.streamFor(cluster.length);
     return new Promise((resolve, reject) => {
-      stream.write(cluster);
-      stream.flush(constants.Z_FINISH, () => {
+      stream.write(cluster, () => {
         const parts = this.parts;
         this.parts = [];
         stream.reset();
