@@ -1,12 +1,13 @@
 /**
  * The incompressibility probe: random clusters are called incompressible, and then deflate
- * agrees; clusters deflate can shrink (text, random with a stretch of zeros, random bytes
- * of a narrow range, a random block repeated within the window) are not.
+ * agrees; clusters deflate can shrink are not: text, zeros, structured words (whose every
+ * nth byte may look random), periodic data with a flat histogram, random bytes of a narrow
+ * range, a random block repeated within the window.
  */
 import test from 'ava';
 import { nodeDeflate } from '../../src/codecs/deflate-node.js';
 import { looksIncompressible } from '../../src/stages/incompressible.js';
-import { randomBytes } from '../helpers/files.js';
+import { prng, randomBytes } from '../helpers/files.js';
 
 const deflate = nodeDeflate(6);
 const shrinks = (cluster: Uint8Array) => deflate.compress(cluster).length < cluster.length - 1;
@@ -35,8 +36,28 @@ function compressibleClusters(size: number): Array<[string, Uint8Array]> {
   const block = randomBytes(2048, 6);
   const repeated = new Uint8Array(size);
   for (let at = 0; at < size; at += block.length) repeated.set(block, at);
+  const next = prng(size);
+  const view = (bytes: Uint8Array) => new DataView(bytes.buffer);
+  const smallInts = new Uint8Array(size);
+  for (let at = 0; at < size; at += 4) view(smallInts).setUint32(at, next() % 1_000_000, true);
+  const pcm = new Uint8Array(size);
+  for (let at = 0; at < size; at += 2) view(pcm).setInt16(at, Math.round(12000 * Math.sin(at / 37) + (next() % 2000) - 1000), true);
+  const noisyLowByte = new Uint8Array(size);
+  for (let at = 0; at < size; at += 4) view(noisyLowByte).setUint32(at, Math.floor(at / 1024) * 256 + (next() % 256), true);
+  const record = randomBytes(32, 7);
+  const records = new Uint8Array(size);
+  for (let at = 0; at < size; at += 32) {
+    records.set(record, at);
+    view(records).setUint32(at, at / 32, true);
+  }
+  const modulo255 = Uint8Array.from({ length: size }, (_, i) => i % 255);
   return [
     ['text', text],
+    ['little-endian integers under a million', smallInts],
+    ['16-bit audio samples', pcm],
+    ['32-bit words with a random low byte', noisyLowByte],
+    ['32-byte records with a counter', records],
+    ['a counter modulo 255 (flat histogram, period 255)', modulo255],
     ['random ending in zeros (1/64 of it)', zerosAtEnd],
     ['half text, half random', halfText],
     ['random 7-bit bytes', sevenBit],
