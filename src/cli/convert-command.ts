@@ -54,7 +54,8 @@ ${CREATE_OPTION_HELP}
   --compress-every-cluster
                          with -c: deflate even clusters whose bytes look random, as
                          qemu-img does (by default they are stored as they are, untried:
-                         several times faster on encrypted or compressed data)
+                         several times faster on encrypted or compressed data; always
+                         so with --codec pako-legacy)
   --spool-memory SIZE    memory for data waiting its turn (default 64M); beyond it, a
                          temp file
   --spool-disk SIZE      the most that temp file may hold (default: no limit; it grows
@@ -161,10 +162,11 @@ export async function convertCommand(argv: string[]): Promise<void> {
 
   const create = parseCreateOptions(values.o ?? []);
   if (values.c && outputFormat !== 'qcow2') throw new OptionError('-c', 'compression only applies to -O qcow2');
+  if (values['compress-every-cluster'] && !values.c) throw new OptionError('--compress-every-cluster', 'only applies with compression (-c)');
   const compression = {
     compress: values.c ?? false,
     compressTwice: values['compress-twice'] ?? false,
-    compressEveryCluster: values['compress-every-cluster'] ?? false,
+    ...(values['compress-every-cluster'] && { compressEveryCluster: true }),
     ...(values.threads !== undefined && { threads: positiveInteger(values.threads, '--threads') }),
     ...(values.codec !== undefined && { deflate: codecOption(values.codec) }),
     ...(create.compressionLevel !== undefined && { level: create.compressionLevel }),

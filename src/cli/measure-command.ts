@@ -26,6 +26,8 @@ S3 object may be padded so that its first part is 5 MiB).
 ${CREATE_OPTION_HELP}
   -c                     measure compressed output (the exact size only; qemu's figures
                          are for uncompressed data)
+  --compress-every-cluster
+                         with -c: as for convert (deflate even clusters that look random)
   --size SIZE            measure an empty disk of this virtual size instead of a SRC
   -f FORMAT              SRC's format, raw or qcow2 (default: probed)
   -B, --backing PATH     the backing image of a qcow2 SRC
@@ -38,6 +40,7 @@ export const MEASURE_OPTIONS = {
   O: { type: 'string' },
   o: { type: 'string', multiple: true },
   c: { type: 'boolean' },
+  'compress-every-cluster': { type: 'boolean' },
   size: { type: 'string' },
   f: { type: 'string' },
   backing: { type: 'string', short: 'B' },
@@ -76,7 +79,7 @@ export async function measureCommand(argv: string[]): Promise<void> {
       ...(values.backing !== undefined && { backing: values.backing }),
       onWarning: warn,
     });
-    const measured = await measureConversion(records, { compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits, compress: values.c ?? false, ...(create.compressionLevel !== undefined && { level: create.compressionLevel }) });
+    const measured = await measureConversion(records, { compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits, compress: values.c ?? false, ...(values['compress-every-cluster'] && { compressEveryCluster: true }), ...(create.compressionLevel !== undefined && { level: create.compressionLevel }) });
     figures = { required: measured.required, 'fully-allocated': measured.fullyAllocated, exact: measured.exact };
   }
   if (output === 'json') {

@@ -82,7 +82,7 @@ export interface CompressionOptions extends CodecPoolOptions {
    * spool the compressed clusters (disk: the size of the compressed image).
    */
   compressTwice?: boolean;
-  /** Deflate even the clusters whose bytes look random (see stages/incompressible.ts), as qemu-img does. */
+  /** Deflate even the clusters whose bytes look random (see stages/incompressible.ts), as qemu-img does. Default: only with deflate 'pako-legacy'. */
   compressEveryCluster?: boolean;
   /** Worker threads to share for inflating (and for pako deflate); otherwise made for the conversion and closed after it. */
   codecPool?: CodecPool;
@@ -159,7 +159,8 @@ function preparedForQcow2<T>(options: Qcow2OutputOptions, body: (prepare: (recor
   return withPool({ ...options, ...(options.pool && { buffers: options.buffers ?? options.pool }) }, async function* (pool) {
     const compressor = options.compress ? compressorFor(options, pool) : undefined;
     try {
-      const compression = compressor && { compressor, compressEveryCluster: options.compressEveryCluster ?? false };
+      // pako-legacy is asked for to get qemu-img's very image, so it tries every cluster as qemu does.
+      const compression = compressor && { compressor, compressEveryCluster: options.compressEveryCluster ?? options.deflate === 'pako-legacy' };
       yield* body((source) => prepared(source, clusterSize, pool, compression, options.pool));
     } finally {
       compressor?.close();
