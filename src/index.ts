@@ -61,7 +61,7 @@ export { rawToQcow2, DEFAULT_CLUSTER_SIZE, type RawToQcow2Options } from './node
 export { TempFileSpool, tempFileSpool, DEFAULT_SPOOL_MEMORY, type TempFileSpoolOptions } from './node/temp-file-spool.js';
 export { writeFileAtomically, type FileSinkOptions } from './node/file-sink.js';
 export { writeToStream } from './node/stream-sink.js';
-export { BufferPool } from './node/buffer-pool.js';
+export { BufferPool, release, retain, sharedBufferPool, type BufferPoolOptions, type BufferPoolStats } from './stages/buffer-pool.js';
 export { canSkipHoles } from './node/data-extents.js';
 export { stageToDuplex } from './node/stage-stream.js';
 export { createChunkerStream, createQcow2ReaderStream, createQcow2WriterStream, createRawToQcow2Stream, createRawWriterStream } from './node/streams.js';

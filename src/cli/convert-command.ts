@@ -2,13 +2,11 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { OptionError } from '../errors.js';
-import { BufferPool } from '../node/buffer-pool.js';
 import { isatty } from 'node:tty';
 import { openSource, toRawClusters } from '../node/convert.js';
 import { takesHeadLast, writeQcow2To, writeRawTo } from '../node/destinations.js';
 import { parseLocation } from '../node/net/location.js';
 import type { ImageFormat } from '../node/probe.js';
-import { DEFAULT_READ_SIZE } from '../node/raw-file-source.js';
 import { openByteSource } from '../node/sources.js';
 import { reportProgress } from '../stages/progress.js';
 import { ProgressMeter } from './progress.js';
@@ -182,7 +180,6 @@ export async function convertCommand(argv: string[]): Promise<void> {
   };
   const network = networkOptions(values);
   const meter = progressMeter(values);
-  const pool = new BufferPool(DEFAULT_READ_SIZE);
   const input = await openByteSource(source, network);
   if (meter && typeof input !== 'string' && input.length !== undefined) meter.fallbackTotal = input.length;
   const opened = await openSource(typeof input === 'string' ? input : input.chunks, {
@@ -195,15 +192,14 @@ export async function convertCommand(argv: string[]): Promise<void> {
     // Only an in-order qcow2 writer of plain clusters can use a raw file's map up front.
     scan: outputFormat === 'qcow2' && !compression.compress && !(await takesHeadLast(destination)),
     onWarning: warn,
-    pool,
   });
   const records = meter ? reportProgress((done, total) => meter.update(done, total))(opened.records) : opened.records;
-  const sink = { ...network, sync: values.sync ?? false, pool };
+  const sink = { ...network, sync: values.sync ?? false };
 
   if (outputFormat === 'qcow2') {
     await writeQcow2To(destination, records, { ...spool, ...compression, ...sink, compat: create.compat, clusterSize: create.clusterSize, refcountBits: create.refcountBits }, opened.reopen);
   } else {
-    await writeRawTo(destination, toRawClusters(records, { ...compression, buffers: pool }), sink);
+    await writeRawTo(destination, toRawClusters(records, compression), sink);
   }
   meter?.finish();
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Qcow2StreamError } from '../errors.js';
 import { runCleanups } from '../node/cleanups.js';
 import { removeTempFilesSync } from '../node/file-sink.js';
+import { sharedBufferPool } from '../stages/buffer-pool.js';
 
 const HELP = `Usage: qcow2-stream COMMAND [OPTIONS]
 
@@ -71,6 +72,21 @@ function cleanUpOnSignal(signal: NodeJS.Signals): void {
   });
 }
 
+/**
+ * QCOW2_STREAM_DEBUG_BUFFERS=1: after a command succeeds, every pooled buffer must be back in
+ * the pool (see stages/buffer-pool.ts); one that is not fails the command, and --debug says
+ * where each was taken. The tests run every command this way.
+ */
+const checkBuffers = process.env.QCOW2_STREAM_DEBUG_BUFFERS === '1';
+if (checkBuffers) sharedBufferPool().trackLeaks();
+
+function assertBuffersBack(debug: boolean): void {
+  const pool = sharedBufferPool();
+  if (pool.outstanding === 0) return;
+  if (debug) process.stderr.write(`${pool.leaks().join('\n\n')}\n`);
+  throw new Error(`${pool.outstanding} pooled buffers were not given back (QCOW2_STREAM_DEBUG_BUFFERS)`);
+}
+
 // Deflate shares libuv's thread pool with file I/O: give it a thread or two beyond the cores.
 // Read when the pool first starts, which is after this line.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2));
@@ -100,7 +116,9 @@ async function main(argv: string[]): Promise<number> {
   cleanUpOnSignal('SIGTERM');
   cleanUpOnSignal('SIGHUP');
   try {
-    return (await (await entry.load()).run(rest)) ?? 0;
+    const status = (await (await entry.load()).run(rest)) ?? 0;
+    if (checkBuffers) assertBuffersBack(debug);
+    return status;
   } catch (error) {
     removeTempFilesSync(unlinkSync);
     if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);

@@ -10,7 +10,7 @@ import { CodecError } from '../codecs/codec.js';
 import type { CompressionAlgorithm } from '../stages/clusters.js';
 import type { BatchCompressor } from '../stages/compress.js';
 import type { BatchDecompressor } from '../stages/decompress.js';
-import type { BufferPool } from './buffer-pool.js';
+import { release, sharedBufferPool, type BufferPool } from '../stages/buffer-pool.js';
 import { OWNS_ITS_BUFFER, type CodecJob, type CodecName, type CodecReply } from './codec-protocol.js';
 
 export interface CodecPoolOptions {
@@ -21,16 +21,12 @@ export interface CodecPoolOptions {
   /** Deflate level 1..9. Default 6, as qemu. */
   level?: number;
   /**
-   * Where inflated clusters go: workers fill buffers of a sibling pool of cluster-sized
-   * buffers, which the pipeline's sink gives back through this pool's `release`. Without it
-   * every inflated cluster is fresh memory, which costs page faults and, until the garbage
-   * collector notices, peak memory.
+   * Where inflated clusters go: workers fill pool buffers, transferred there and back, and
+   * each cluster goes downstream holding its reference (see buffer-pool.ts). Default: the
+   * shared pool.
    */
   buffers?: BufferPool;
 }
-
-/** Inflated clusters kept for reuse: enough for the batches in flight and a sink's write batch. */
-const OUTPUT_BUFFERS_KEPT = 32 * 1024 * 1024;
 
 /** Input buffers are at least this big, so most batches fit a spare one. */
 const INPUT_BUFFER = 1024 * 1024 + 2 * 1024 * 1024;
@@ -43,7 +39,7 @@ interface Slot {
 export class CodecPool {
   readonly threads: number;
   private readonly options: Required<Omit<CodecPoolOptions, 'threads' | 'buffers'>>;
-  private readonly buffers: BufferPool | undefined;
+  private readonly buffers: BufferPool;
   private slots: Slot[] = [];
   private readonly waiting = new Map<number, { resolve: (reply: CodecReply) => void; reject: (error: Error) => void; slot: Slot }>();
   private nextId = 0;
@@ -54,7 +50,7 @@ export class CodecPool {
   constructor(options: CodecPoolOptions = {}) {
     this.threads = Math.max(1, options.threads ?? availableParallelism());
     this.options = { deflate: options.deflate ?? 'zlib', level: options.level ?? 6 };
-    this.buffers = options.buffers;
+    this.buffers = options.buffers ?? sharedBufferPool();
   }
 
   private start(): void {
@@ -93,30 +89,31 @@ export class CodecPool {
     pieces.forEach((piece, i) => input.set(piece, bounds[i]));
     const slot = this.slots.reduce((best, s) => (s.pending < best.pending ? s : best));
     const id = this.nextId++;
-    const outputPool = op === 'decompress' ? this.outputPool(clusterSize) : undefined;
-    const targets = outputPool ? pieces.map(() => outputPool.takeBuffer()) : undefined;
+    // A cluster big enough for a buffer of its own is inflated into a pool buffer; small ones come back packed.
+    const pooled = op === 'decompress' && clusterSize >= OWNS_ITS_BUFFER;
+    const targets = pooled ? pieces.map(() => this.buffers.takeBuffer(clusterSize)) : undefined;
     const job: CodecJob = { id, op, codec, level: this.options.level, clusterSize, input: input.buffer, bounds, ...(targets && { targets }) };
-    const reply = await new Promise<CodecReply>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, slot });
-      slot.pending++;
-      slot.worker.postMessage(job, [job.input, ...(targets ?? [])]);
-    });
+    let reply: CodecReply;
+    try {
+      reply = await new Promise<CodecReply>((resolve, reject) => {
+        this.waiting.set(id, { resolve, reject, slot });
+        slot.pending++;
+        slot.worker.postMessage(job, [job.input, ...(targets ?? [])]);
+      });
+    } catch (error) {
+      if (targets) this.buffers.forget(targets.length); // gone with the worker
+      throw error;
+    }
     if (this.spareInputs.length < 2 * this.threads + 2) this.spareInputs.push(reply.input);
-    if (!outputPool) return { outputs: reply.outputs, errors: reply.errors };
-    // Targets come back as new objects: adopted, they can come back to the pool again.
+    if (!targets) return { outputs: reply.outputs, errors: reply.errors };
+    // Targets come back as new objects: adopted, they hold a reference and can come back to the pool.
     const outputs = reply.outputs.map((output, i) => {
-      const adopted = outputPool.adopt(output.buffer as ArrayBuffer, clusterSize);
+      const adopted = this.buffers.adopt(output.buffer as ArrayBuffer, clusterSize);
       if (reply.errors[i] === null) return adopted;
-      outputPool.release(adopted);
+      release(adopted);
       return output.subarray(0, 0);
     });
     return { outputs, errors: reply.errors };
-  }
-
-  /** The pool inflated clusters of this size go into, if the caller gave one (and a cluster is big enough to be worth a buffer of its own). */
-  private outputPool(clusterSize: number): BufferPool | undefined {
-    if (!this.buffers || clusterSize < OWNS_ITS_BUFFER) return undefined;
-    return this.buffers.sibling(clusterSize, Math.max(8, Math.floor(OUTPUT_BUFFERS_KEPT / clusterSize)));
   }
 
   private inputBuffer(size: number): ArrayBuffer {

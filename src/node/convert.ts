@@ -15,7 +15,7 @@ import type { BackingOpener } from '../stages/guest-image.js';
 import { writeQcow2HeadLast, type HeadLastSegment } from '../stages/qcow2-head-last-writer.js';
 import { imageOptionsFor, writeQcow2, type Qcow2WriterOptions } from '../stages/qcow2-writer.js';
 import { reclusterClusters } from '../stages/recluster.js';
-import type { BufferPool } from './buffer-pool.js';
+import { release, type BufferPool } from '../stages/buffer-pool.js';
 import { availableParallelism } from 'node:os';
 import type { BatchCompressor, CompressOptions } from '../stages/compress.js';
 import { CodecPool, type CodecPoolOptions } from './codec-pool.js';
@@ -40,6 +40,7 @@ export interface SourceOptions extends TempFileSpoolOptions {
   backing?: string | BackingOpener;
   onWarning?: (message: string) => void;
   onHead?: (head: ImageHead) => void;
+  /** Where the source's bytes are read into. Default: the shared pool. */
   pool?: BufferPool;
   /** A raw regular file: find its allocation map in a first pass (default) or read it once (see raw-file-source.ts). */
   scan?: boolean;
@@ -102,8 +103,6 @@ function compressorFor(options: CompressionOptions, pool: CodecPool): BatchCompr
 
 export interface Qcow2OutputOptions extends Qcow2WriterOptions, TempFileSpoolOptions, CompressionOptions {
   clusterSize?: number;
-  /** The read buffer pool the source was given: compressed conversions hand buffers back to it. */
-  pool?: BufferPool;
 }
 
 /** Runs `body` with the given pool, or with one made for it and closed when it ends. */
@@ -116,17 +115,12 @@ async function* withPool<T>(options: CompressionOptions, body: (pool: CodecPool)
   }
 }
 
-/** The option by which a codec stage gives the source's read buffers back, when it has a pool. */
-function releasingTo(buffers: BufferPool | undefined): { onReleased?: (bytes: Uint8Array) => void } {
-  return buffers ? { onReleased: (bytes) => buffers.release(bytes) } : {};
-}
-
 /** Inflated (on every core), cut to `clusterSize`, and compressed (on every core) if `compression` is given. */
 function prepared(records: AsyncIterable<ClusterRecord>, clusterSize: number, pool: CodecPool, compression: Pick<CompressOptions, 'compressor' | 'compressEveryCluster'> | undefined, buffers: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
-  const inflated = decompressClusters({ decompressor: pool.decompressor(), inFlight: 2 * pool.threads, ...releasingTo(buffers) })(records);
-  const cut = reclusterClusters(clusterSize)(inflated);
+  const inflated = decompressClusters({ decompressor: pool.decompressor(), inFlight: 2 * pool.threads })(records);
+  const cut = reclusterClusters(clusterSize, buffers)(inflated);
   if (!compression) return cut;
-  return compressClusters({ ...compression, inFlight: 2 * pool.threads, ...releasingTo(buffers) })(cut);
+  return compressClusters({ ...compression, inFlight: 2 * pool.threads })(cut);
 }
 
 /**
@@ -144,6 +138,7 @@ async function* twoPassesCompressed(makeSource: () => AsyncIterable<ClusterRecor
     } else if (record.kind === 'data') map!.addData(record.index, record.bytes.length / clusterSize);
     else if (record.kind === 'compressed') map!.addCompressed(record.index, record.bytes.length);
     else if (record.kind === 'end') virtualSize = record.virtualSize;
+    if (record.kind === 'data' || record.kind === 'compressed') release(record.bytes);
   }
   for await (const record of prepare(makeSource())) {
     yield record.kind === 'begin' ? { kind: 'begin', clusterSize: record.clusterSize, virtualSize, allocation: map! } : record;
@@ -155,7 +150,6 @@ function preparedForQcow2<T>(options: Qcow2OutputOptions, body: (prepare: (recor
   if (options.compressEveryCluster && !options.compress) throw new OptionError('--compress-every-cluster', 'only applies with compression (-c)');
   const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
   imageOptionsFor(options, clusterSize);
-  // The source's read buffers are where inflated clusters go too (see CodecPoolOptions.buffers).
   return withPool({ ...options, ...(options.pool && { buffers: options.buffers ?? options.pool }) }, async function* (pool) {
     const compressor = options.compress ? compressorFor(options, pool) : undefined;
     try {
@@ -191,5 +185,5 @@ export function toQcow2HeadLast(records: AsyncIterable<ClusterRecord>, options: 
 
 /** A cluster stream with every compressed cluster inflated (on every core), ready for a raw sink. */
 export function toRawClusters(records: AsyncIterable<ClusterRecord>, options: CompressionOptions = {}): AsyncGenerator<ClusterRecord> {
-  return withPool(options, (pool) => decompressClusters({ decompressor: pool.decompressor(), inFlight: 3 * pool.threads, ...releasingTo(options.buffers) })(records));
+  return withPool(options, (pool) => decompressClusters({ decompressor: pool.decompressor(), inFlight: 3 * pool.threads })(records));
 }

@@ -2,13 +2,13 @@
  * Where a file holds data, by lseek(SEEK_DATA / SEEK_HOLE), so a sparse file's holes are
  * never read: a 4 TiB disk with a few megabytes in it scans in milliseconds.
  *
- * Node has no lseek, so this uses the optional native `fs-ext` package. Without it (not
- * built, or another OS), or on a filesystem that does not report holes, the whole file
- * counts as data and is scanned for zeros instead: slower, same result.
+ * Node has no lseek, so this uses the optional native `fs-ext` package (fs-ext.ts). Without
+ * it (not built, or another OS), or on a filesystem that does not report holes, the whole
+ * file counts as data and is scanned for zeros instead: slower, same result.
  */
-import { createRequire } from 'node:module';
+import { fsExt, type FsExt } from './fs-ext.js';
 
-type SeekFn = (fd: number, offset: number, whence: number, callback: (error: NodeJS.ErrnoException | null, position: number) => void) => void;
+type SeekFn = FsExt['seek'];
 
 /** lseek whence values for SEEK_DATA and SEEK_HOLE, which differ between kernels. */
 const WHENCE: Partial<Record<NodeJS.Platform, { data: number; hole: number }>> = {
@@ -20,20 +20,9 @@ const WHENCE: Partial<Record<NodeJS.Platform, { data: number; hole: number }>> =
 /** lseek's whence for "from the current position", the same everywhere. */
 const SEEK_CUR = 1;
 
-let cachedSeek: SeekFn | null | undefined;
-
 function loadSeek(): SeekFn | null {
-  if (cachedSeek !== undefined) return cachedSeek;
-  cachedSeek = null;
-  if (WHENCE[process.platform]) {
-    try {
-      const fsExt = createRequire(import.meta.url)('fs-ext') as { seek?: SeekFn };
-      if (typeof fsExt.seek === 'function') cachedSeek = fsExt.seek;
-    } catch {
-      // fs-ext is optional: without it every byte is read.
-    }
-  }
-  return cachedSeek;
+  const ext = WHENCE[process.platform] ? fsExt() : null;
+  return ext ? ext.seek.bind(ext) : null;
 }
 
 /** True when holes can be skipped on this system. */

@@ -11,7 +11,6 @@
  */
 import type { ClusterRecord, StreamBegin } from '../stages/clusters.js';
 import { writeRaw } from '../stages/raw-writer.js';
-import type { BufferPool } from './buffer-pool.js';
 import { toQcow2, toQcow2HeadLast, type Qcow2OutputOptions } from './convert.js';
 import { isSpecialFile, withDestination, writeFileAtomically, type FileSinkOptions } from './file-sink.js';
 import { writeHeadLastFile, type HeadLastFileOptions } from './head-last-file.js';
@@ -60,7 +59,7 @@ export async function writeQcow2To(location: Location, source: AsyncIterable<Clu
   const headLast = (records: AsyncIterable<ClusterRecord>) => toQcow2HeadLast(records, options);
   switch (location.kind) {
     case 'stdio':
-      return writeStdout(inOrder(source), options.pool);
+      return writeStdout(inOrder(source));
     case 'file': {
       const { begin, records } = await peekBegin(source);
       const sameClusters = begin?.clusterSize === (options.clusterSize ?? DEFAULT_CLUSTER_SIZE);
@@ -97,7 +96,7 @@ async function* sized(records: AsyncIterable<ClusterRecord>, onLength: ((length:
 }
 
 /** Writes the raw image of (inflated) `records` to `location`. */
-export async function writeRawTo(location: Location, records: AsyncIterable<ClusterRecord>, options: DestinationOptions & { pool?: BufferPool } = {}): Promise<number> {
+export async function writeRawTo(location: Location, records: AsyncIterable<ClusterRecord>, options: DestinationOptions = {}): Promise<number> {
   let length: number | undefined;
   const source = sized(records, (n) => ((length = n), options.onLength?.(n)));
   const bytes = () => writeRaw()(source);

@@ -7,13 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { BufferPool } from './buffer-pool.js';
+import { release } from '../stages/buffer-pool.js';
 import { ioError } from './io-error.js';
 import { remainderAfter, writeChunks } from './positional-io.js';
 
 export interface FileSinkOptions {
-  /** Gives each chunk back to this pool once written (see BufferPool: the sink must be its last holder). */
-  pool?: BufferPool;
   /**
    * fdatasync before the rename, so that even a power loss cannot leave a complete-looking
    * file whose data never reached the disk. Default false, as with qemu-img and cp.
@@ -71,10 +69,11 @@ export async function onDestination<T>(path: string, action: string, operation: 
 
 /**
  * Writes every chunk in order at the current position of `fd` (a file, or a blocking pipe
- * such as an untouched stdout), or from byte `at` of a file; returns bytes written. Errors
- * of the destination name `path`; errors of the chunks' source pass through unchanged.
+ * such as an untouched stdout), or from byte `at` of a file; returns bytes written. Each chunk's
+ * reference is released once the kernel has it (see buffer-pool.ts). Errors of the destination
+ * name `path`; errors of the chunks' source pass through unchanged.
  */
-export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, path: string, pool?: BufferPool, at?: number): Promise<number> {
+export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, path: string, at?: number): Promise<number> {
   let total = 0;
   let batch: Uint8Array[] = [];
   let batchSize = 0;
@@ -89,7 +88,7 @@ export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array> | I
       total += bytesWritten;
       pending = remainderAfter(pending, bytesWritten);
     }
-    if (pool) for (const chunk of batch) pool.release(chunk);
+    for (const chunk of batch) release(chunk);
     batch = [];
     batchSize = 0;
   };
@@ -139,5 +138,5 @@ export async function withDestination<T>(path: string, options: FileSinkOptions,
 
 /** Streams `chunks` into `path` atomically; resolves with the number of bytes written. */
 export async function writeFileAtomically(path: string, chunks: AsyncIterable<Uint8Array>, options: FileSinkOptions = {}): Promise<number> {
-  return withDestination(path, options, (fd) => writeAll(fd, chunks, path, options.pool));
+  return withDestination(path, options, (fd) => writeAll(fd, chunks, path));
 }

@@ -17,7 +17,7 @@ import { ftruncate } from 'node:fs';
 import { promisify } from 'node:util';
 import type { HeadLastSegment } from '../stages/qcow2-head-last-writer.js';
 import { IoError } from '../errors.js';
-import type { BufferPool } from './buffer-pool.js';
+import { release } from '../stages/buffer-pool.js';
 import { onDestination, writeAll } from './file-sink.js';
 import { readFully } from './positional-io.js';
 import { tempFileSpool, type TempFileSpoolOptions } from './temp-file-spool.js';
@@ -29,8 +29,6 @@ export interface HeadLastFileOptions extends TempFileSpoolOptions {
   maxReservation?: number;
   /** Told the image's length once the head is planned. */
   onLength?: (length: number) => void;
-  /** The source's read buffers: data written straight into the file goes back to it. */
-  pool?: BufferPool;
 }
 
 /** How far in the data region starts, or undefined to write in order instead. */
@@ -55,7 +53,7 @@ async function moveRegion(fd: number, path: string, from: number, to: number, le
     const size = Math.min(buffer.length, length - at);
     const got = await onDestination(path, 'read back', () => readFully(fd, buffer, size, from + at));
     if (got !== size) throw new IoError(`reading back '${path}': the data region ends ${length - at - got} bytes early`, { path });
-    await writeAll(fd, [buffer.subarray(0, size)], path, undefined, to + at);
+    await writeAll(fd, [buffer.subarray(0, size)], path, to + at);
   }
 }
 
@@ -75,12 +73,12 @@ export async function writeHeadLastFile(fd: number, path: string, segments: Asyn
     const reserved = reservationFor(first.value, seekable, options.maxReservation ?? DEFAULT_MAX_RESERVATION);
 
     if (reserved !== undefined) {
-      await writeAll(fd, data(), path, options.pool, reserved);
+      await writeAll(fd, data(), path, reserved);
       if (!head) throw new Error('internal: the head-last stream ended without its head');
       const { layout, chunks } = head.plan(0);
       options.onLength?.(layout.totalLength);
       if (layout.dataOffset !== reserved) await moveRegion(fd, path, reserved, layout.dataOffset, head.dataLength);
-      await writeAll(fd, chunks, path, undefined, 0);
+      await writeAll(fd, chunks, path, 0);
       // Moved down, the region leaves its old tail behind; an image with no data ends where the head does.
       await onDestination(path, 'write', () => promisify(ftruncate)(fd, layout.totalLength));
       return layout.totalLength;
@@ -88,7 +86,10 @@ export async function writeHeadLastFile(fd: number, path: string, segments: Asyn
 
     const spool = await tempFileSpool(options)();
     try {
-      for await (const bytes of data()) await spool.write(bytes);
+      for await (const bytes of data()) {
+        await spool.write(bytes);
+        release(bytes);
+      }
       if (!head) throw new Error('internal: the head-last stream ended without its head');
       const { layout, chunks } = head.plan(0);
       options.onLength?.(layout.totalLength);

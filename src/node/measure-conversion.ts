@@ -5,6 +5,7 @@
  * stays small whatever the source.
  */
 import { qemuMeasure, type QemuMeasure } from '../format/measure.js';
+import { release } from '../stages/buffer-pool.js';
 import type { ClusterRecord } from '../stages/clusters.js';
 import { imageOptionsFor } from '../stages/qcow2-writer.js';
 import { toQcow2HeadLast, type Qcow2OutputOptions } from './convert.js';
@@ -34,6 +35,7 @@ export async function measureConversion(records: AsyncIterable<ClusterRecord>, o
     }
   }
   for await (const segment of toQcow2HeadLast(counted(), options)) {
+    if (segment.kind === 'data') release(segment.bytes);
     if (segment.kind !== 'head') continue;
     const exact = segment.plan(0).layout.totalLength;
     return { ...qemuMeasure(image, virtualSize, Math.ceil(allocatedBytes / clusterSize) * clusterSize), virtualSize, allocatedBytes, exact };

@@ -5,11 +5,15 @@
  * Read i gets slot i % depth and starts only once the consumer has asked for the result
  * after read i - depth, so whatever that earlier read filled in the same slot is no longer
  * in use: a caller may give each slot one reusable buffer.
+ *
+ * Results read ahead that the consumer never asks for (it stopped early) go to `discard`, so
+ * that buffers they hold can go back to their pool.
  */
 export async function* orderedReads<Range, Result>(
   ranges: Iterable<Range> | AsyncIterable<Range>,
   depth: number,
   read: (range: Range, slot: number) => Promise<Result>,
+  discard?: (result: Result) => void,
 ): AsyncGenerator<Result> {
   const source = Symbol.asyncIterator in ranges ? ranges[Symbol.asyncIterator]() : ranges[Symbol.iterator]();
   const inFlight: Promise<Result>[] = [];
@@ -32,7 +36,7 @@ export async function* orderedReads<Range, Result>(
       yield await first;
     }
   } finally {
-    await Promise.allSettled(inFlight);
+    for (const settled of await Promise.allSettled(inFlight)) if (settled.status === 'fulfilled') discard?.(settled.value);
     await source.return?.();
   }
 }

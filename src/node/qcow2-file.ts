@@ -3,6 +3,10 @@
  * each L2 table and the clusters it maps, a few reads ahead. Gives the same cluster stream
  * as the streaming reader (and serves as a backing image through `read`).
  * Every offset is checked against the file's size before it is used.
+ *
+ * Host bytes are read into pool buffers (see buffer-pool.ts): a run of clusters with no zero
+ * cluster goes downstream whole, holding its buffer's reference, and compressed streams read at
+ * once hold one reference each to their shared buffer.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
@@ -20,7 +24,7 @@ import type { BackingOpener, GuestImage } from '../stages/guest-image.js';
 import { needsHostBytes, recordFor, type GuestContext } from '../stages/guest-records.js';
 import { refuseBacking } from '../stages/qcow2-reader.js';
 import { isAllZero } from '../stages/zero-detect.js';
-import type { BufferPool } from './buffer-pool.js';
+import { BufferPool, release, retain, sharedBufferPool } from '../stages/buffer-pool.js';
 import { nodeCodecs } from './codecs.js';
 import { openForReading, readImageHead } from './image-file.js';
 import { ioError } from './io-error.js';
@@ -34,17 +38,12 @@ export interface Qcow2FileOptions {
   onWarning?: (message: string) => void;
   onHead?: (head: ImageHead) => void;
   codecs?: Codecs;
-  /**
-   * Read buffers to take runs of data clusters and of compressed streams into: a run with no
-   * zero cluster goes downstream whole, so the sink can give its buffer back, and streams come
-   * back once each has been released (fresh memory costs a page fault per 4 KiB, more than
-   * reading it from the page cache). Runs are then at most its bufferSize.
-   */
+  /** Where host bytes are read into. Default: the shared pool. */
   pool?: BufferPool;
 }
 
-/** Host bytes read at once for a run of data clusters. */
-const RUN_BYTES = 4 * 1024 * 1024;
+/** Host bytes read at once for a run of data clusters (or at least one cluster). */
+const RUN_BYTES = 1024 * 1024;
 const READ_DEPTH = 3;
 const COMPRESSED_SLACK = 512;
 /** L2 tables kept for random reads (as a backing image). */
@@ -75,7 +74,6 @@ export class Qcow2File implements GuestImage {
   private readonly guestCount: number;
   private readonly tableCache = new Map<number, DataView>();
   private readonly context: GuestContext;
-  private readonly pool: BufferPool | undefined;
   private readonly runBytes: number;
 
   private constructor(
@@ -86,15 +84,14 @@ export class Qcow2File implements GuestImage {
     private readonly l1: DataView,
     backing: GuestImage | undefined,
     private readonly codecs: Codecs,
-    pool: BufferPool | undefined,
+    private readonly pool: BufferPool,
   ) {
     this.virtualSize = head.virtualSize;
     this.clusterSize = head.clusterSize;
     this.l2Entries = l2EntriesOf(head);
     this.guestCount = guestClusters(this.virtualSize, this.clusterSize);
     this.context = { clusterSize: this.clusterSize, virtualSize: this.virtualSize, algorithm: head.compression, backing };
-    this.pool = pool && pool.bufferSize >= this.clusterSize ? pool : undefined;
-    this.runBytes = this.pool ? Math.floor(this.pool.bufferSize / this.clusterSize) * this.clusterSize : RUN_BYTES;
+    this.runBytes = Math.max(this.clusterSize, RUN_BYTES);
   }
 
   static async open(path: string, options: Qcow2FileOptions = {}): Promise<Qcow2File> {
@@ -118,7 +115,7 @@ export class Qcow2File implements GuestImage {
       }
       const codecs = options.codecs ?? nodeCodecs();
       await codecs[head.compression].ready?.();
-      return new Qcow2File(file, path, head, fileSize, viewOf(l1), backing, codecs, options.pool);
+      return new Qcow2File(file, path, head, fileSize, viewOf(l1), backing, codecs, options.pool ?? sharedBufferPool());
     } catch (error) {
       await backing?.close();
       await file.close();
@@ -211,28 +208,28 @@ export class Qcow2File implements GuestImage {
     }
   }
 
-  /** Host bytes a job needs, read ahead of its turn. */
+  /** `length` bytes at `offset` into a pool buffer, zeros past the end of the file (a compressed tail, unallocated subclusters). */
+  private async readHost(offset: number, length: number): Promise<Uint8Array> {
+    const bytes = this.pool.take(length);
+    try {
+      const got = await this.read0(bytes, Math.max(0, Math.min(length, this.fileSize - offset)), offset);
+      bytes.fill(0, got);
+      return bytes;
+    } catch (error) {
+      release(bytes);
+      throw error;
+    }
+  }
+
+  /** Host bytes a job needs, read ahead of its turn; they hold a reference. */
   private async fetch(job: Job): Promise<{ job: Job; bytes: Uint8Array | undefined }> {
-    if (job.kind === 'run') {
-      const length = job.count * this.clusterSize;
-      const bytes = this.pool ? this.pool.take(length) : Buffer.allocUnsafe(length);
-      await this.read0(bytes, bytes.length, job.hostOffset);
-      return { job, bytes };
-    }
-    if (job.kind === 'streams') {
-      const length = job.to - job.from;
-      const bytes = this.pool && length <= this.pool.bufferSize ? this.pool.borrow(length) : Buffer.allocUnsafe(length);
-      const got = await this.read0(bytes, Math.min(job.to, this.fileSize) - job.from, job.from);
-      bytes.fill(0, got); // zeros past the end of the file for a compressed tail
-      return { job, bytes };
-    }
+    if (job.kind === 'run') return { job, bytes: await this.readHost(job.hostOffset, job.count * this.clusterSize) };
+    if (job.kind === 'streams') return { job, bytes: await this.readHost(job.from, job.to - job.from) };
     if (job.kind === 'one' && needsHostBytes(job.mapping)) {
       const { mapping } = job;
       const length = mapping.kind === 'compressed' ? mapping.length : this.clusterSize;
       const offset = mapping.kind === 'compressed' || mapping.kind === 'data' ? mapping.hostOffset : 0;
-      const bytes = Buffer.alloc(length); // zeros past the end of the file: a compressed tail, unallocated subclusters
-      await this.read0(bytes, Math.min(length, this.fileSize - offset), offset);
-      return { job, bytes };
+      return { job, bytes: await this.readHost(offset, length) };
     }
     return { job, bytes: undefined };
   }
@@ -247,24 +244,33 @@ export class Qcow2File implements GuestImage {
   /** The whole image as a cluster stream. */
   async *clusters(): AsyncGenerator<ClusterRecord> {
     yield { kind: 'begin', clusterSize: this.clusterSize, virtualSize: this.virtualSize };
-    for await (const { job, bytes } of orderedReads(this.jobs(), READ_DEPTH, (job) => this.fetch(job))) {
+    const reads = orderedReads(this.jobs(), READ_DEPTH, (job) => this.fetch(job), ({ bytes }) => bytes && release(bytes));
+    for await (const { job, bytes } of reads) {
       if (job.kind === 'run') {
         if (this.wholeRun(job, bytes!)) {
           yield { kind: 'data', index: job.guest, bytes: bytes! };
           continue;
         }
-        for (let k = 0; k < job.count; k++) {
-          const host = bytes!.subarray(k * this.clusterSize, (k + 1) * this.clusterSize);
-          const record = await recordFor({ kind: 'data', hostOffset: job.hostOffset + k * this.clusterSize }, job.guest + k, host, this.context);
-          if (record) yield record;
+        try {
+          for (let k = 0; k < job.count; k++) {
+            const host = bytes!.subarray(k * this.clusterSize, (k + 1) * this.clusterSize);
+            const record = await recordFor({ kind: 'data', hostOffset: job.hostOffset + k * this.clusterSize }, job.guest + k, host, this.context);
+            if (record?.bytes === host) retain(host);
+            if (record) yield record;
+          }
+        } finally {
+          release(bytes!);
         }
       } else if (job.kind === 'streams') {
-        const streams = job.guests.map((_, i) => bytes!.subarray(job.starts[i]! - job.from, job.starts[i]! - job.from + job.lengths[i]!));
-        // Back to the pool once every stream has been inflated and released.
-        if (this.pool && bytes!.buffer.byteLength === this.pool.bufferSize) this.pool.handOut(bytes!, streams);
-        for (const [i, guest] of job.guests.entries()) yield { kind: 'compressed', index: guest, bytes: streams[i]!, algorithm: this.head.compression };
+        // One reference for each stream of the buffer.
+        retain(bytes!, job.guests.length - 1);
+        for (const [i, guest] of job.guests.entries()) {
+          const start = job.starts[i]! - job.from;
+          yield { kind: 'compressed', index: guest, bytes: bytes!.subarray(start, start + job.lengths[i]!), algorithm: this.head.compression };
+        }
       } else if (job.kind === 'one') {
         const record = await recordFor(job.mapping, job.guest, bytes, this.context);
+        if (bytes && record?.bytes !== bytes) release(bytes);
         if (record) yield record;
       } else if (this.context.backing) {
         for (let guest = job.from; guest < job.to; guest++) {
@@ -288,13 +294,17 @@ export class Qcow2File implements GuestImage {
         const table = await this.table(Math.floor(guest / this.l2Entries));
         const mapping: ClusterMapping = table ? this.mappingIn(table, guest) : { kind: 'absent' };
         const { bytes } = await this.fetch({ kind: 'one', guest, mapping });
-        const record = await recordFor(mapping, guest, bytes, this.context);
-        if (record) {
-          const cluster = record.kind === 'compressed' ? inflateRecord(record, this.clusterSize, this.virtualSize, this.codecs) : record.kind === 'data' ? record.bytes : undefined;
-          if (cluster) {
-            out.set(cluster.subarray(within, within + take), at - offset);
-            any = true;
+        try {
+          const record = await recordFor(mapping, guest, bytes, this.context);
+          if (record) {
+            const cluster = record.kind === 'compressed' ? inflateRecord(record, this.clusterSize, this.virtualSize, this.codecs) : record.kind === 'data' ? record.bytes : undefined;
+            if (cluster) {
+              out.set(cluster.subarray(within, within + take), at - offset);
+              any = true;
+            }
           }
+        } finally {
+          if (bytes) release(bytes);
         }
       }
       at += take;

@@ -13,7 +13,7 @@ import type { Codecs } from '../stages/decompress.js';
 import type { BackingOpener } from '../stages/guest-image.js';
 import { readQcow2 } from '../stages/qcow2-reader.js';
 import { backingOpener } from './backing.js';
-import type { BufferPool } from './buffer-pool.js';
+import type { BufferPool } from '../stages/buffer-pool.js';
 import { ioError } from './io-error.js';
 import { Qcow2File } from './qcow2-file.js';
 import { readableChunks } from './raw-source.js';

@@ -7,6 +7,9 @@
  * file can be read once (`scan: false`): the begin record then only bounds the map by the
  * file's data extents, which lseek finds without reading, and zero clusters are dropped as
  * they are read. That saves a whole read of the disk.
+ *
+ * Clusters are read into pool buffers (see buffer-pool.ts) and go downstream holding their
+ * references: a read with no zero cluster in it as one record, otherwise one view per run.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { InputError } from '../errors.js';
@@ -16,7 +19,7 @@ import { l2Entries } from '../format/geometry.js';
 import { roundUp } from '../format/uint64.js';
 import { dataRuns, tooLongError, validateVirtualSize } from '../stages/chunker.js';
 import type { ClusterRecord } from '../stages/clusters.js';
-import type { BufferPool } from './buffer-pool.js';
+import { BufferPool, release, retain, sharedBufferPool } from '../stages/buffer-pool.js';
 import { dataExtents } from './data-extents.js';
 import { openForReading } from './image-file.js';
 import { ioError } from './io-error.js';
@@ -27,9 +30,9 @@ export interface RawFileOptions {
   clusterSize: number;
   /** As in ChunkerOptions: a multiple of 512 no smaller than the file. Default: file length rounded up to 512. */
   virtualSize?: number;
-  /** Bytes per read; rounded up to whole clusters. Default 4 MiB. */
+  /** Bytes per read; rounded up to whole clusters. Default 1 MiB. */
   readSize?: number;
-  /** Recycles pass-two buffers released by the sink (see BufferPool); its bufferSize must equal readSize. */
+  /** Where the clusters are read into. Default: the shared pool. */
   pool?: BufferPool;
   /** Find the allocation map with a first pass (default true); false reads once, see above. */
   scan?: boolean;
@@ -57,18 +60,22 @@ async function readClusters(fd: number, size: number, buffer: Uint8Array, from: 
   return buffer.subarray(0, to - from);
 }
 
-/** Pass one: the allocation map of the file's non-zero clusters. */
-async function scanAllocation(file: FileHandle, size: number, clusterSize: number, readSize: number): Promise<AllocationMap> {
+/** Pass one: the allocation map of the file's non-zero clusters, read through one pool buffer per slot (pass two reuses them). */
+async function scanAllocation(file: FileHandle, size: number, clusterSize: number, readSize: number, pool: BufferPool): Promise<AllocationMap> {
   const map = new AllocationMap(l2Entries(clusterSize));
-  const buffers = Array.from({ length: READ_DEPTH }, () => Buffer.allocUnsafe(readSize));
-  const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to], slot) => ({
-    from,
-    bytes: await readClusters(file.fd, size, buffers[slot]!, from, to),
-  }));
-  for await (const { from, bytes } of reads) {
-    for (const run of dataRuns(bytes, from / clusterSize, clusterSize)) map.addData(run.index, run.bytes.length / clusterSize);
+  const buffers = Array.from({ length: READ_DEPTH }, () => pool.take(readSize));
+  try {
+    const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to], slot) => ({
+      from,
+      bytes: await readClusters(file.fd, size, buffers[slot]!, from, to),
+    }));
+    for await (const { from, bytes } of reads) {
+      for (const run of dataRuns(bytes, from / clusterSize, clusterSize)) map.addData(run.index, run.bytes.length / clusterSize);
+    }
+    return map;
+  } finally {
+    buffers.forEach(release);
   }
-  return map;
 }
 
 /** The clusters of the file's data extents: no cluster outside them holds anything. */
@@ -83,38 +90,52 @@ async function extentBound(fd: number, size: number, clusterSize: number): Promi
  * holds no zero cluster (nearly all of them, on a real disk) goes downstream whole, so the
  * sink can give its buffer back to `pool`; one that holds nothing goes back at once.
  */
-async function* readExtents(file: FileHandle, size: number, clusterSize: number, readSize: number, pool: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
-  const reads = orderedReads(clusterReads(file.fd, size, clusterSize, readSize), READ_DEPTH, async ([from, to]) => ({
-    from,
-    bytes: await readClusters(file.fd, size, pool ? pool.take(to - from) : Buffer.allocUnsafe(to - from), from, to),
-  }));
-  for await (const { from, bytes } of reads) {
-    const runs = [...dataRuns(bytes, from / clusterSize, clusterSize)];
-    if (runs.length === 0) pool?.release(bytes);
-    else if (runs.length === 1 && runs[0]!.bytes.length === bytes.length) yield { kind: 'data', index: runs[0]!.index, bytes };
-    else for (const run of runs) yield { kind: 'data', index: run.index, bytes: run.bytes };
+/** A read into a pool buffer, given back if it fails. */
+async function pooledRead<T>(pool: BufferPool, length: number, read: (buffer: Uint8Array) => Promise<T>): Promise<T> {
+  const buffer = pool.take(length);
+  try {
+    return await read(buffer);
+  } catch (error) {
+    release(buffer);
+    throw error;
   }
 }
 
-/**
- * Pass two: the allocated clusters' bytes. They travel downstream by reference, so each read
- * gets its own buffer: a fresh one, or one from `pool` that the pipeline's sink released.
- */
-function readAllocated(file: FileHandle, size: number, map: AllocationMap, clusterSize: number, readSize: number, pool: BufferPool | undefined): AsyncGenerator<ClusterRecord> {
+async function* readExtents(file: FileHandle, size: number, clusterSize: number, readSize: number, pool: BufferPool): AsyncGenerator<ClusterRecord> {
+  const reads = orderedReads(
+    clusterReads(file.fd, size, clusterSize, readSize),
+    READ_DEPTH,
+    ([from, to]) => pooledRead(pool, to - from, async (buffer) => ({ from, bytes: await readClusters(file.fd, size, buffer, from, to) })),
+    ({ bytes }) => release(bytes),
+  );
+  for await (const { from, bytes } of reads) {
+    const runs = [...dataRuns(bytes, from / clusterSize, clusterSize)];
+    if (runs.length === 0) release(bytes);
+    else if (runs.length === 1 && runs[0]!.bytes.length === bytes.length) yield { kind: 'data', index: runs[0]!.index, bytes };
+    else {
+      retain(bytes, runs.length - 1);
+      for (const run of runs) yield { kind: 'data', index: run.index, bytes: run.bytes };
+    }
+  }
+}
+
+/** Pass two: the allocated clusters' bytes, each read in a pool buffer of its own. */
+function readAllocated(file: FileHandle, size: number, map: AllocationMap, clusterSize: number, readSize: number, pool: BufferPool): AsyncGenerator<ClusterRecord> {
   function* ranges(): Generator<[number, number]> {
     for (const run of map.runs()) {
       const end = (run.start + run.count) * clusterSize;
       for (let from = run.start * clusterSize; from < end; from += readSize) yield [from, Math.min(from + readSize, end)];
     }
   }
-  return orderedReads(ranges(), READ_DEPTH, async ([from, to]) => {
-    const buffer = pool ? pool.take(to - from) : Buffer.allocUnsafe(to - from);
-    const want = Math.max(0, Math.min(to, size) - from);
-    const got = await readFully(file.fd, buffer, want, from);
-    if (got < want) throw new InputError('the source file shrank while it was being converted');
-    buffer.fill(0, got);
-    return { kind: 'data' as const, index: from / clusterSize, bytes: buffer };
-  });
+  const read = ([from, to]: [number, number]) =>
+    pooledRead(pool, to - from, async (buffer) => {
+      const want = Math.max(0, Math.min(to, size) - from);
+      const got = await readFully(file.fd, buffer, want, from);
+      if (got < want) throw new InputError('the source file shrank while it was being converted');
+      buffer.fill(0, got);
+      return { kind: 'data' as const, index: from / clusterSize, bytes: buffer };
+    });
+  return orderedReads(ranges(), READ_DEPTH, read, ({ bytes }) => release(bytes));
 }
 
 /** The cluster stream of a raw file, with the allocation map in its begin record. */
@@ -128,9 +149,9 @@ export async function* readRawFile(path: string, options: RawFileOptions): Async
     const size = Number(before.size);
     if (options.virtualSize !== undefined && size > options.virtualSize) throw tooLongError(options.virtualSize);
     const virtualSize = options.virtualSize ?? roundUp(size, SECTOR_SIZE);
-    const pool = options.pool?.bufferSize === readSize ? options.pool : undefined;
+    const pool = options.pool ?? sharedBufferPool();
     if (options.scan ?? true) {
-      const allocation = await scanAllocation(file, size, clusterSize, readSize);
+      const allocation = await scanAllocation(file, size, clusterSize, readSize, pool);
       yield { kind: 'begin', clusterSize, virtualSize, allocation };
       yield* readAllocated(file, size, allocation, clusterSize, readSize, pool);
     } else {

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { chunkRaw } from '../stages/chunker.js';
 import type { ClusterRecord } from '../stages/clusters.js';
-import type { BufferPool } from './buffer-pool.js';
+import type { BufferPool } from '../stages/buffer-pool.js';
 import { ioError } from './io-error.js';
 import { readRawFile } from './raw-file-source.js';
 
@@ -17,7 +17,7 @@ export interface RawSourceOptions {
   virtualSize?: number;
   /** For a regular file: read it twice (default) rather than once through the chunker. */
   twoPass?: boolean;
-  /** For a regular file: recycle read buffers the sink releases. */
+  /** Where the bytes are read (or split clusters joined) into. Default: the shared pool. */
   pool?: BufferPool;
   /** For a regular file read twice: find the allocation map first (default), or bound it by the data extents and read once (for a writer that takes its head last). */
   scan?: boolean;

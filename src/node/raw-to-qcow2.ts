@@ -4,7 +4,6 @@
  */
 import type { Qcow2Layout } from '../format/layout.js';
 import { imageOptionsFor, writeQcow2, type Qcow2WriterOptions } from '../stages/qcow2-writer.js';
-import type { BufferPool } from './buffer-pool.js';
 import { rawClusters } from './raw-source.js';
 import { tempFileSpool, type TempFileSpoolOptions } from './temp-file-spool.js';
 
@@ -17,8 +16,6 @@ export interface RawToQcow2Options extends Qcow2WriterOptions, TempFileSpoolOpti
   virtualSize?: number;
   /** For a regular file: two passes and no spool (default), or one pass through the spool. */
   twoPass?: boolean;
-  /** Recycles read buffers that the sink releases (pass the same pool to writeFileAtomically). */
-  pool?: BufferPool;
 }
 
 /**

@@ -9,7 +9,6 @@
 import { fstatSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { OptionError } from '../errors.js';
-import type { BufferPool } from './buffer-pool.js';
 import { filePosition } from './data-extents.js';
 import { writeAll } from './file-sink.js';
 import { ioError } from './io-error.js';
@@ -61,8 +60,8 @@ export async function* stdinChunks(): AsyncGenerator<Uint8Array> {
 }
 
 /** Writes chunks to stdout; refuses a terminal, which a binary image would garble. */
-export async function writeStdout(chunks: AsyncIterable<Uint8Array>, pool?: BufferPool): Promise<number> {
+export async function writeStdout(chunks: AsyncIterable<Uint8Array>): Promise<number> {
   if (isatty(1)) throw new OptionError('DST', 'stdout is a terminal; redirect it to a file or a pipe (or give a path)');
-  if (isRegularFile(1)) return writeAll(1, chunks, 'stdout', pool);
+  if (isRegularFile(1)) return writeAll(1, chunks, 'stdout');
   return writeToStream(chunks, process.stdout, 'stdout', { end: false });
 }

@@ -1,5 +1,9 @@
-/** Writes chunks to a Node writable (stdout, a socket) with backpressure; errors name the destination. */
+/**
+ * Writes chunks to a Node writable (stdout, a socket) with backpressure; errors name the
+ * destination. Each chunk's reference is released when the stream says it has written it.
+ */
 import type { Writable } from 'node:stream';
+import { release } from '../stages/buffer-pool.js';
 import { ioError } from './io-error.js';
 
 /** With `end: false` (for stdout, which must stay open) it waits for the last write to flush instead of ending. */
@@ -18,7 +22,7 @@ export async function writeToStream(chunks: AsyncIterable<Uint8Array>, stream: W
     for await (const chunk of chunks) {
       if (failure) throw failure;
       total += chunk.length;
-      if (!stream.write(chunk)) {
+      if (!stream.write(chunk, () => release(chunk))) {
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
       }

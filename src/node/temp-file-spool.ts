@@ -1,17 +1,18 @@
 /**
  * A spool that keeps up to `memoryLimit` bytes in memory and writes the rest to a temp file,
- * read back in order. What it is given is copied, into memory slabs or into one of two
- * staging buffers that take turns being written: the caller may reuse its buffers, and
- * nothing is allocated per write. The temp file is unlinked as soon as it is created (POSIX keeps it
- * alive through the open descriptor), so it disappears on success, on error, on abort and
- * even if the process is killed.
+ * read back in order. What it is given is copied, into pooled memory slabs or into one of two
+ * pooled staging buffers that take turns being written, so the caller keeps its buffers and
+ * nothing is allocated per write; the file is read back a few megabytes ahead into pool
+ * buffers, each handed to the reader with its reference. The temp file is unlinked as soon as
+ * it is created (POSIX keeps it alive through the open descriptor), so it disappears on success,
+ * on error, on abort and even if the process is killed.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { IoError, LimitError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
-import type { Spool } from '../stages/spool.js';
-import type { BufferPool } from './buffer-pool.js';
+import { BufferPool, release, sharedBufferPool } from '../stages/buffer-pool.js';
+import { Slabs, type Spool } from '../stages/spool.js';
 import { ioError } from './io-error.js';
 import { createUnlinkedTempFile } from './unlinked-temp-file.js';
 import { orderedReads } from './ordered-reads.js';
@@ -24,7 +25,7 @@ export interface TempFileSpoolOptions {
   tempDir?: string;
   /** Largest number of bytes written to disk; past it, a LimitError. Default: unlimited. */
   diskLimit?: number;
-  /** Read-back buffers come from here (bufferSize 4 MiB) when a sink hands them back. */
+  /** Where memory slabs, staging and read-back buffers come from. Default: the shared pool. */
   pool?: BufferPool;
 }
 
@@ -39,10 +40,8 @@ export function resolveSpoolOptions(options: TempFileSpoolOptions): Required<Omi
   };
 }
 const READ_BACK_CHUNK = 1024 * 1024;
-/** Reads of the spool file in flight while the previous chunk travels on. */
-const READ_BACK_DEPTH = 2;
-/** Memory is taken in slabs of this size and filled by copying: no allocation per write. */
-const SLAB = 1024 * 1024;
+/** Reads of the spool file in flight ahead of the one being consumed. */
+const READ_BACK_DEPTH = 4;
 /** Bytes gathered before a write to the file; two such buffers take turns. */
 const STAGING = 1024 * 1024;
 
@@ -53,26 +52,25 @@ export function shortSpoolFile(tempDir: string): IoError {
 
 export class TempFileSpool implements Spool {
   size = 0;
-  private slabs: Uint8Array[] = [];
-  private slabFill = 0;
-  private memorySize = 0;
+  private readonly memory: Slabs;
   private file: FileHandle | undefined;
   /** Bytes handed to the file so far (written, or being written). */
   private fileSize = 0;
+  /** The buffer being filled, and the one being written (or idle). */
   private staging: Uint8Array[] = [];
   private stagingFill = 0;
   /** The staging buffer being written while the other fills: one write in flight at most. */
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
-  private readonly memoryLimit: number;
   private readonly tempDir: string;
   private readonly diskLimit: number;
-
-  private readonly pool: BufferPool | undefined;
+  private readonly pool: BufferPool;
 
   constructor(options: TempFileSpoolOptions = {}) {
-    ({ memoryLimit: this.memoryLimit, tempDir: this.tempDir, diskLimit: this.diskLimit } = resolveSpoolOptions(options));
-    this.pool = options.pool?.bufferSize === READ_BACK_CHUNK ? options.pool : undefined;
+    const resolved = resolveSpoolOptions(options);
+    ({ tempDir: this.tempDir, diskLimit: this.diskLimit } = resolved);
+    this.pool = options.pool ?? sharedBufferPool();
+    this.memory = new Slabs(resolved.memoryLimit, this.pool);
   }
 
   /** True once bytes have gone to disk. */
@@ -83,14 +81,15 @@ export class TempFileSpool implements Spool {
   async write(bytes: Uint8Array): Promise<void> {
     if (this.closed) throw new Error('spool is closed');
     this.size += bytes.length;
-    let at = this.toMemory(bytes);
+    // In order: once anything went to disk, everything after it does too.
+    let at = this.file ? 0 : this.memory.add(bytes);
     if (at === bytes.length) return;
     if (this.fileSize + this.stagingFill + bytes.length - at > this.diskLimit) {
       throw new LimitError('spool disk', `the spool needs more than ${this.diskLimit} bytes of temp file space (spoolDisk, --spool-disk)`);
     }
     if (!this.file) {
       this.file = await createUnlinkedTempFile(this.tempDir);
-      this.staging = [new Uint8Array(STAGING), new Uint8Array(STAGING)];
+      this.staging = [this.pool.take(STAGING), this.pool.take(STAGING)];
     }
     while (at < bytes.length) {
       const current = this.staging[0]!;
@@ -102,59 +101,50 @@ export class TempFileSpool implements Spool {
     }
   }
 
-  /** Copies what fits in the memory budget (only while nothing went to disk yet); returns how much. */
-  private toMemory(bytes: Uint8Array): number {
-    let at = 0;
-    while (!this.file && at < bytes.length && this.memorySize < this.memoryLimit) {
-      if (this.slabs.length === 0 || this.slabFill === this.slabs.at(-1)!.length) {
-        this.slabs.push(new Uint8Array(Math.min(SLAB, this.memoryLimit - this.memorySize)));
-        this.slabFill = 0;
-      }
-      const slab = this.slabs.at(-1)!;
-      const take = Math.min(bytes.length - at, slab.length - this.slabFill);
-      slab.set(bytes.subarray(at, at + take), this.slabFill);
-      this.slabFill += take;
-      this.memorySize += take;
-      at += take;
-    }
-    return at;
-  }
-
   async *read(): AsyncGenerator<Uint8Array> {
     await this.startWrite();
     await this.writing;
-    const slabs = this.slabs;
-    this.slabs = [];
-    for (let i = 0; i < slabs.length; i++) {
-      const slab = slabs[i]!;
-      yield i === slabs.length - 1 ? slab.subarray(0, this.slabFill) : slab;
-    }
-    this.memorySize = 0;
+    this.releaseStaging();
+    yield* this.memory.drain();
     const file = this.file;
     if (!file) return;
     const ranges: Array<[number, number]> = [];
     for (let at = 0; at < this.fileSize; at += READ_BACK_CHUNK) ranges.push([at, Math.min(at + READ_BACK_CHUNK, this.fileSize)]);
-    yield* orderedReads(ranges, READ_BACK_DEPTH, async ([from, to]) => {
-      const buffer = this.pool ? this.pool.take(to - from) : Buffer.allocUnsafe(to - from);
-      let bytesRead: number;
-      try {
-        bytesRead = await readFully(file.fd, buffer, buffer.length, from);
-      } catch (error) {
-        throw ioError(error, 'read the spool file in', this.tempDir);
-      }
-      if (bytesRead !== buffer.length) throw shortSpoolFile(this.tempDir);
-      return buffer;
-    });
+    yield* orderedReads(
+      ranges,
+      READ_BACK_DEPTH,
+      async ([from, to]) => {
+        const buffer = this.pool.take(to - from);
+        let bytesRead: number;
+        try {
+          bytesRead = await readFully(file.fd, buffer, buffer.length, from);
+        } catch (error) {
+          release(buffer);
+          throw ioError(error, 'read the spool file in', this.tempDir);
+        }
+        if (bytesRead !== buffer.length) {
+          release(buffer);
+          throw shortSpoolFile(this.tempDir);
+        }
+        return buffer;
+      },
+      release,
+    );
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.slabs = [];
+    this.memory.clear();
     await this.writing.catch(() => {});
-    this.staging = [];
+    this.releaseStaging();
     const file = this.file;
     this.file = undefined;
     await file?.close();
+  }
+
+  private releaseStaging(): void {
+    for (const buffer of this.staging) release(buffer);
+    this.staging = [];
   }
 
   /** Waits for the write in flight, then writes the filled staging buffer and swaps to the other. */

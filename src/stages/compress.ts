@@ -3,10 +3,14 @@
  * whose compressed form is not smaller than cluster_size - 1 bytes stays a data cluster
  * (as qemu does). Each cluster is compressed on its own with fixed settings, so the output
  * is the same whatever the number of threads.
+ *
+ * Ownership (see buffer-pool.ts): a data record's reference is handed on to the clusters that
+ * stay uncompressed (views of it, one reference each) and released once none does; compressed
+ * streams are the compressor's own memory.
  */
 import type { ClusterCodec } from '../codecs/codec.js';
+import { release, retain } from './buffer-pool.js';
 import type { ClusterRecord, CompressionAlgorithm } from './clusters.js';
-import { copyBytes } from './bytes.js';
 import { looksIncompressible } from './incompressible.js';
 import { orderedBatches } from './ordered-batches.js';
 
@@ -32,12 +36,6 @@ export interface CompressOptions {
   batchBytes?: number;
   /** Batches in flight. Default 4. */
   inFlight?: number;
-  /**
-   * Called with each input data record's bytes once nothing this stage emits refers to them
-   * any more (clusters that stay uncompressed are then emitted as copies): lets a source
-   * recycle its read buffers.
-   */
-  onReleased?: (bytes: Uint8Array) => void;
   /**
    * Deflate every cluster, even those whose bytes look random (see incompressible.ts), as
    * qemu-img does. Default false: such clusters are stored without trying, which can cost
@@ -94,9 +92,13 @@ export function compressClusters(options: CompressOptions): (source: AsyncIterab
         } else yield record;
         continue;
       }
+      const last = item.last;
       if (compressed && compressed.length < item.bytes.length - 1) yield { kind: 'compressed', index: item.index, bytes: compressed, algorithm: compressor.algorithm };
-      else yield { kind: 'data', index: item.index, bytes: options.onReleased ? copyBytes(item.bytes) : item.bytes };
-      if (item.last) options.onReleased?.(item.parent);
+      else {
+        retain(item.parent);
+        yield { kind: 'data', index: item.index, bytes: item.bytes };
+      }
+      if (last) release(item.parent);
     }
   };
 }

@@ -3,6 +3,9 @@
  * of the allocated clusters, concatenated in guest order. Inserts the zero padding the
  * placement asks for (before an aligned cluster that follows compressed streams, where a
  * refcount would overflow, and at the end up to a whole cluster).
+ *
+ * Ownership (see buffer-pool.ts): the payload's chunks hand their references on to the views
+ * of them that leave; padding is a shared block of zeros.
  */
 import { InputError } from '../errors.js';
 import type { AllocationMap } from '../format/allocation-map.js';
@@ -10,17 +13,14 @@ import { placeData } from '../format/data-placement.js';
 import { RUN_DATA } from '../format/allocation-map.js';
 import type { Qcow2Layout } from '../format/layout.js';
 import { maxRefcount } from '../format/refcount-block.js';
+import { release } from './buffer-pool.js';
 import { ByteCursor } from './byte-cursor.js';
-
-const ZERO_CHUNK = 1024 * 1024;
-
-function* zeros(n: number): Generator<Uint8Array> {
-  for (let left = n; left > 0; left -= ZERO_CHUNK) yield new Uint8Array(Math.min(left, ZERO_CHUNK));
-}
+import { zeros } from './zeros.js';
 
 /**
  * Joins views that lie side by side in one buffer, so a payload chunk that needs no padding
- * leaves as the very view it came in (a sink may then hand its buffer back to a pool).
+ * leaves as the very view it came in, in one write. Each view added holds a reference; a
+ * joined run holds one, so the view it absorbs gives its own back.
  */
 class AdjacentViews {
   private pending: Uint8Array | undefined;
@@ -30,6 +30,7 @@ class AdjacentViews {
     const pending = this.pending;
     if (pending && pending.buffer === view.buffer && pending.byteOffset + pending.byteLength === view.byteOffset) {
       this.pending = new Uint8Array(pending.buffer, pending.byteOffset, pending.byteLength + view.byteLength);
+      release(view);
       return undefined;
     }
     this.pending = view;
@@ -93,6 +94,8 @@ class GuestPayload {
   }
 
   close(): Promise<void> {
+    for (const pieces of this.stash.values()) pieces.forEach(release);
+    this.stash.clear();
     return this.cursor.close();
   }
 }
@@ -123,6 +126,8 @@ export async function* emitDataRegion(layout: Qcow2Layout, map: AllocationMap, p
     if (!(await source.atEnd())) throw new InputError('cluster data goes on past the last allocated cluster');
     yield* zeros(layout.dataClusters * layout.clusterSize - position);
   } finally {
+    const unsent = views.flush();
+    if (unsent) release(unsent);
     await source.close();
   }
 }

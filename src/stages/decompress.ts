@@ -2,11 +2,15 @@
  * Compressed clusters to data clusters, many at once, leaving in guest order. Each stream
  * must give exactly one cluster; bytes past the virtual size are zeroed, and a cluster that
  * inflates to all zeros is dropped.
+ *
+ * Ownership (see buffer-pool.ts): a compressed record's reference is released once it has been
+ * inflated; an inflated cluster goes downstream holding the decompressor's reference to it.
  */
 import { FormatError } from '../errors.js';
 import type { ClusterCodec } from '../codecs/codec.js';
 import { pakoDeflate } from '../codecs/deflate-pako.js';
 import { zstdCodec } from '../codecs/zstd.js';
+import { release } from './buffer-pool.js';
 import type { ClusterRecord, CompressedCluster, CompressionAlgorithm } from './clusters.js';
 import { orderedBatches } from './ordered-batches.js';
 import { isAllZero } from './zero-detect.js';
@@ -18,7 +22,7 @@ export function portableCodecs(): Codecs {
   return { deflate: pakoDeflate(), zstd: zstdCodec() };
 }
 
-/** Inflates many streams at once; a stream that fails gives its Error in its place. */
+/** Inflates many streams at once; a stream that fails gives its Error in its place. Each cluster holds a reference its receiver releases. */
 export interface BatchDecompressor {
   decompress(streams: CompressedCluster[], clusterSize: number): Promise<Array<Uint8Array | Error>>;
 }
@@ -63,8 +67,6 @@ export interface DecompressOptions {
   /** Compressed bytes per batch. Default 256 KiB. */
   batchBytes?: number;
   inFlight?: number;
-  /** Called with each compressed record's bytes once it has been inflated: lets a source recycle its read buffers. */
-  onReleased?: (bytes: Uint8Array) => void;
 }
 
 export function decompressClusters(options: DecompressOptions = {}): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord> {
@@ -88,9 +90,10 @@ export function decompressClusters(options: DecompressOptions = {}): (source: As
         yield record;
         continue;
       }
-      options.onReleased?.(record.bytes);
+      release(record.bytes);
       const bytes = inflated(record, result, clusterSize, virtualSize);
       if (!isAllZero(bytes)) yield { kind: 'data', index: record.index, bytes };
+      else release(bytes);
     }
   };
 }

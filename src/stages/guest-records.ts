@@ -6,7 +6,7 @@
  */
 import type { ClusterMapping } from '../format/cluster-mapping.js';
 import { SUBCLUSTERS } from '../format/cluster-mapping.js';
-import type { CompressionAlgorithm, ClusterRecord } from './clusters.js';
+import type { CompressedCluster, CompressionAlgorithm, DataClusters } from './clusters.js';
 import type { GuestImage } from './guest-image.js';
 import { copyBytes } from './bytes.js';
 import { isAllZero } from './zero-detect.js';
@@ -44,8 +44,10 @@ export function needsHostBytes(mapping: ClusterMapping): boolean {
 /**
  * Records for guest cluster `guest`. `host` is the host cluster (data) or stream (compressed)
  * when needsHostBytes(mapping); a data cluster's bytes may be a view into a larger buffer.
+ * The record's bytes are `host` itself or memory of their own: a caller holding a reference to
+ * `host` hands it on with the record in the first case, and releases it otherwise.
  */
-export async function recordFor(mapping: ClusterMapping, guest: number, host: Uint8Array | undefined, context: GuestContext): Promise<ClusterRecord | undefined> {
+export async function recordFor(mapping: ClusterMapping, guest: number, host: Uint8Array | undefined, context: GuestContext): Promise<DataClusters | CompressedCluster | undefined> {
   switch (mapping.kind) {
     case 'zero':
       return undefined;

@@ -20,6 +20,8 @@ import { maxRefcount } from '../format/refcount-block.js';
 import type { ClusterRecord, StreamBegin } from './clusters.js';
 import { coalesce } from './coalesce.js';
 import { imageOptionsFor, mappedPayload, METADATA_CHUNK, openingRecord, versionOf, type Qcow2WriterOptions } from './qcow2-writer.js';
+import { retain } from './buffer-pool.js';
+import { zeros } from './zeros.js';
 
 export interface HeadPlan {
   layout: Qcow2Layout;
@@ -49,7 +51,7 @@ export type HeadLastSegment =
       plan(minDataOffset: number): HeadPlan;
     };
 
-/** Plain clusters wait here, in guest order, until their placement comes (a short window, see data-placement.ts). */
+/** Plain clusters wait here, in guest order, with their references, until their placement comes (a short window, see data-placement.ts). */
 class PlainQueue {
   private readonly items: Array<{ index: number; bytes: Uint8Array }> = [];
 
@@ -73,7 +75,9 @@ class PlainQueue {
         count -= clusters;
       } else {
         const bytes = count * clusterSize;
-        yield item.bytes.subarray(0, bytes);
+        const piece = item.bytes.subarray(0, bytes);
+        retain(piece); // the rest keeps the reference the record came with
+        yield piece;
         this.items[0] = { index: item.index + count, bytes: item.bytes.subarray(bytes) };
         count = 0;
       }
@@ -111,7 +115,7 @@ export function writeQcow2HeadLast(options: Qcow2WriterOptions = {}): (source: A
       let position = 0;
       /** The bytes a placement puts in the region, after any padding it needs. */
       function* emit(placement: Placement, compressed?: Uint8Array): Generator<HeadLastSegment> {
-        if (placement.at > position) yield { kind: 'data', bytes: new Uint8Array(placement.at - position) };
+        if (placement.at > position) for (const bytes of zeros(placement.at - position)) yield { kind: 'data', bytes };
         if (placement.kind === 'compressed') {
           yield { kind: 'data', bytes: compressed! };
           position = placement.at + placement.length;
@@ -135,7 +139,7 @@ export function writeQcow2HeadLast(options: Qcow2WriterOptions = {}): (source: A
       const virtualSize = step.value;
       for (const placement of placer.finish(map.endCluster)) yield* emit(placement);
       const dataLength = Math.ceil(position / clusterSize) * clusterSize;
-      if (dataLength > position) yield { kind: 'data', bytes: new Uint8Array(dataLength - position) };
+      for (const bytes of zeros(dataLength - position)) yield { kind: 'data', bytes };
 
       const plan = (minDataOffset: number): HeadPlan => {
         const layout = planLayout(imageOptions, virtualSize, map, minDataOffset);

@@ -26,7 +26,8 @@ import type { ClusterRecord } from './clusters.js';
 import type { BackingOpener } from './guest-image.js';
 import { needsHostBytes, recordFor, type GuestContext } from './guest-records.js';
 import { MemoryKeyedStore, type KeyedStore, type KeyedStoreFactory } from './keyed-store.js';
-import { copyBytes, ownedCopy } from './bytes.js';
+import { BufferPool, release, retain, sharedBufferPool } from './buffer-pool.js';
+import { copyBytes } from './bytes.js';
 import { WantedHeap, type Wanted } from './wanted-heap.js';
 
 export interface Qcow2ReaderOptions {
@@ -40,6 +41,8 @@ export interface Qcow2ReaderOptions {
   onWarning?: (message: string) => void;
   /** Caps on what the image may ask for (see limits.ts); the store brings its own spool caps. */
   limits?: Partial<Limits>;
+  /** Where compressed streams and clusters joined across chunks go. Default: the shared pool. */
+  pool?: BufferPool;
 }
 
 /** Bytes read before the cluster size is known: enough for any header, no more than the smallest cluster. */
@@ -57,12 +60,20 @@ export function refuseBacking(head: ImageHead): UnsupportedError {
   );
 }
 
+/** The next `n` bytes of the cursor (fewer at the end), in memory of their own. */
+async function readCopy(cursor: ByteCursor, n: number): Promise<Uint8Array> {
+  const bytes = await cursor.read(n);
+  const copy = copyBytes(bytes);
+  release(bytes);
+  return copy;
+}
+
 /** Reads cluster 0: the header says how long a cluster is. */
 export async function readHead(cursor: ByteCursor, limits: Limits = DEFAULT_LIMITS): Promise<{ head: ImageHead; cluster0: Uint8Array }> {
-  const probe = copyBytes(await cursor.read(PROBE));
+  const probe = await readCopy(cursor, PROBE);
   const clusterBits = probe.length >= 24 ? viewOf(probe).getUint32(20) : 0;
   const clusterSize = clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : PROBE;
-  const rest = clusterSize > probe.length ? await cursor.read(clusterSize - probe.length) : new Uint8Array(0);
+  const rest = clusterSize > probe.length ? await readCopy(cursor, clusterSize - probe.length) : new Uint8Array(0);
   const cluster0 = new Uint8Array(probe.length + rest.length);
   cluster0.set(probe);
   cluster0.set(rest, probe.length);
@@ -83,7 +94,7 @@ class StreamingReader {
   /** L2 tables named by L1 but not reached yet: host cluster to L1 indices. */
   private readonly pendingTables = new Map<number, number[]>();
   private readonly wanted = new WantedHeap();
-  /** Delivered during the current host cluster; emitted at once or moved to `parked`. */
+  /** Delivered during the current host cluster, each holding a reference; emitted at once or moved to `parked`. */
   private readonly ready = new Map<number, Uint8Array>();
   /** Host clusters consumed so far (the next one to arrive). */
   private intake = 1;
@@ -103,6 +114,7 @@ class StreamingReader {
     private readonly context: GuestContext,
     private readonly unknown: KeyedStore,
     private readonly parked: KeyedStore,
+    private readonly pool: BufferPool,
   ) {
     this.clusterSize = head.clusterSize;
     this.l2Entries = l2EntriesOf(head);
@@ -132,8 +144,20 @@ class StreamingReader {
     return this.l1 !== undefined && this.pendingTables.size === 0;
   }
 
-  /** Takes host cluster number `this.intake` (a short one only at end of input). */
+  /**
+   * Takes host cluster number `this.intake` (a short one only at end of input) and the
+   * reference `bytes` holds: what is delivered from it holds references of its own, what is
+   * kept is copied.
+   */
   async consume(bytes: Uint8Array): Promise<void> {
+    try {
+      await this.consumeCluster(bytes);
+    } finally {
+      release(bytes);
+    }
+  }
+
+  private async consumeCluster(bytes: Uint8Array): Promise<void> {
     const cluster = this.intake;
     const start = cluster * this.clusterSize;
     const end = start + bytes.length;
@@ -182,9 +206,12 @@ class StreamingReader {
     // (qemu packs streams across the clusters it allocates L2 tables in): it is kept until
     // its refcount says every reference to it has been seen.
     const keep = !claimed || (sharedWithStreams && !this.allReferencesSeen(cluster));
-    if (keep && !this.tablesComplete) await this.unknown.put(hostKey(cluster), ownedCopy(bytes));
+    if (keep && !this.tablesComplete) {
+      retain(bytes);
+      await this.unknown.put(hostKey(cluster), bytes);
+    }
     this.offerSnapshotTable(start, bytes);
-    if (this.tablesComplete && this.unknown.size > 0) this.unknown.retain(() => false);
+    if (this.tablesComplete && this.unknown.size > 0) this.unknown.keepOnly(() => false);
     this.intake++;
   }
 
@@ -238,7 +265,11 @@ class StreamingReader {
       if (tableCluster < cluster) {
         const table = await this.unknown.get(hostKey(tableCluster));
         if (!table) throw new FormatError(`L1 entry ${i}`, `L2 table at byte ${l2Offset} overlaps the header or another table`);
-        await this.onL2(i, table, cluster + 1);
+        try {
+          await this.onL2(i, table, cluster + 1);
+        } finally {
+          release(table);
+        }
       } else if (tableCluster === cluster) {
         throw new FormatError(`L1 entry ${i}`, `L2 table at byte ${l2Offset} overlaps the L1 table`);
       } else {
@@ -298,9 +329,13 @@ class StreamingReader {
       if (!host) throw this.overlap(guest, start);
       const clusterStart = hostCluster * this.clusterSize;
       const to = Math.min(end, passed, clusterStart + host.length);
-      if (to <= at) throw this.overlap(guest, start);
-      buffer ??= new Uint8Array(length);
+      if (to <= at) {
+        release(host);
+        throw this.overlap(guest, start);
+      }
+      buffer ??= this.pool.take(length);
       buffer.set(host.subarray(at - clusterStart, to - clusterStart), at - start);
+      release(host);
       this.noteStreamReference(hostCluster);
       if (this.allReferencesSeen(hostCluster)) this.unknown.delete(hostKey(hostCluster));
       at = to;
@@ -318,6 +353,7 @@ class StreamingReader {
         whole.set(bytes);
         bytes = whole;
       }
+      retain(bytes);
       this.ready.set(item.guest, bytes);
       if (--item.remaining > 0) {
         item.guest++;
@@ -327,7 +363,7 @@ class StreamingReader {
       return;
     }
     const to = Math.min(item.end, end);
-    item.buffer ??= new Uint8Array(item.end - item.start);
+    item.buffer ??= this.pool.take(item.end - item.start);
     item.buffer.set(bytes.subarray(item.next - start, to - start), item.next - item.start);
     item.next = to;
     if (item.next === item.end) this.ready.set(item.guest, item.buffer);
@@ -363,13 +399,16 @@ class StreamingReader {
         if (!host) break;
       }
       const record = await recordFor(mapping, guest, host, this.context);
+      if (host && record?.bytes !== host) release(host);
       if (record) yield record;
       this.nextGuest++;
       if (this.nextGuest % this.l2Entries === 0) this.tables.delete(l1Index);
     }
     // What arrived ahead of its turn waits in the store.
-    for (const [guest, bytes] of this.ready) await this.parked.put(guestKey(guest), ownedCopy(bytes));
-    this.ready.clear();
+    for (const [guest, bytes] of this.ready) {
+      this.ready.delete(guest);
+      await this.parked.put(guestKey(guest), bytes);
+    }
   }
 
   /** At end of input: everything still wanted is truncation, but a compressed stream may end a sector past it. */
@@ -402,8 +441,9 @@ class StreamingReader {
 
 /** The reader stage: qcow2 bytes in, cluster records out. */
 export function readQcow2(options: Qcow2ReaderOptions = {}): (source: AsyncIterable<Uint8Array>) => AsyncGenerator<ClusterRecord> {
+  const pool = options.pool ?? sharedBufferPool();
   return async function* qcow2Reader(source) {
-    const cursor = new ByteCursor(source);
+    const cursor = new ByteCursor(source, pool);
     const newStore = options.store ?? (() => new MemoryKeyedStore(resolveLimits(options.limits).spoolMemory));
     const stores: KeyedStore[] = [];
     let backing: GuestContext['backing'];
@@ -420,7 +460,7 @@ export function readQcow2(options: Qcow2ReaderOptions = {}): (source: AsyncItera
       const parked = newStore();
       stores.push(unknown, parked);
       const context: GuestContext = { clusterSize: head.clusterSize, virtualSize: head.virtualSize, algorithm: head.compression, backing };
-      const reader = new StreamingReader(head, context, unknown, parked);
+      const reader = new StreamingReader(head, context, unknown, parked, pool);
       reader.offerSnapshotTable(0, cluster0);
       yield { kind: 'begin', clusterSize: head.clusterSize, virtualSize: head.virtualSize };
       yield* reader.drain();

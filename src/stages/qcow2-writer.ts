@@ -8,6 +8,8 @@
  *   emits from the spool.
  *
  * Both ways go through the same planner and data emitter, so they give identical bytes.
+ * Ownership (see buffer-pool.ts): a record's bytes go out with its reference, or are copied
+ * into the spool and released.
  */
 import { InputError, OptionError } from '../errors.js';
 import { AllocationMap, RUN_COMPRESSED, RUN_DATA } from '../format/allocation-map.js';
@@ -15,6 +17,7 @@ import { guestClusters, l2Entries } from '../format/geometry.js';
 import { planLayout, validateImageOptions, type ImageOptions, type Qcow2Layout } from '../format/layout.js';
 import { encodeMetadata } from '../format/metadata.js';
 import type { ClusterRecord, CompressedCluster, DataClusters, StreamBegin } from './clusters.js';
+import { release } from './buffer-pool.js';
 import { coalesce } from './coalesce.js';
 import { emitDataRegion } from './data-region.js';
 import { MemorySpool, type SpoolFactory } from './spool.js';
@@ -164,7 +167,14 @@ export function writeQcow2(options: Qcow2WriterOptions = {}): (source: AsyncIter
         const map = new AllocationMap(l2Entries(begin.clusterSize));
         const payload = mappedPayload(records, begin, map);
         let step = await payload.next();
-        for (; !step.done; step = await payload.next()) await spool.write(step.value.bytes);
+        for (; !step.done; step = await payload.next()) {
+          const { bytes } = step.value;
+          try {
+            await spool.write(bytes);
+          } finally {
+            release(bytes);
+          }
+        }
         const virtualSize = step.value;
         const layout = planLayout(imageOptions, virtualSize, map);
         options.onPlan?.(layout);

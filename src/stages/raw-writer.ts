@@ -1,17 +1,12 @@
 /**
  * Guest clusters to raw bytes: data as it is, zeros for every cluster no record mentions,
  * cut at the virtual size. Compressed records must be inflated first (decompressClusters).
+ * Each data chunk goes downstream with its record's reference; zeros are a shared block.
  */
 import { InputError } from '../errors.js';
+import { release } from './buffer-pool.js';
 import type { ClusterRecord } from './clusters.js';
-
-const ZERO_CHUNK = 1024 * 1024;
-/** Shared and never written to: consumers must not modify chunks they receive. */
-const ZEROS = new Uint8Array(ZERO_CHUNK);
-
-function* zeros(n: number): Generator<Uint8Array> {
-  for (let left = n; left > 0; left -= ZERO_CHUNK) yield left >= ZERO_CHUNK ? ZEROS : ZEROS.subarray(0, left);
-}
+import { zeros } from './zeros.js';
 
 export function writeRaw(): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<Uint8Array> {
   return async function* rawWriter(source) {
@@ -38,13 +33,17 @@ export function writeRaw(): (source: AsyncIterable<ClusterRecord>) => AsyncGener
           const bytes = record.bytes.subarray(0, Math.max(0, Math.min(record.bytes.length, virtualSize - at)));
           if (virtualSize === Infinity) held = bytes;
           else if (bytes.length > 0) yield bytes;
+          else release(bytes);
           position = at + bytes.length;
           break;
         }
         case 'end': {
           if (held) {
             const over = position - record.virtualSize;
-            yield over > 0 ? held.subarray(0, Math.max(0, held.length - over)) : held;
+            const last = over > 0 ? held.subarray(0, Math.max(0, held.length - over)) : held;
+            held = undefined;
+            if (last.length > 0) yield last;
+            else release(last);
             position -= Math.max(0, over);
           }
           yield* zeros(Math.max(0, record.virtualSize - position));

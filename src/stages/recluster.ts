@@ -2,13 +2,17 @@
  * Changes the cluster size of a cluster stream (qcow2 to qcow2 with another cluster_size):
  * larger clusters are cut into smaller ones, smaller ones gathered into larger ones; all-zero
  * results are dropped. Compressed records must be inflated first.
+ *
+ * Ownership (see buffer-pool.ts): pieces cut from a record hold a reference each to its buffer;
+ * clusters gathered from smaller ones are copied into pool buffers and their sources released.
  */
 import { InputError, OptionError } from '../errors.js';
 import { clusterBitsOf } from '../format/geometry.js';
+import { BufferPool, release, retain, sharedBufferPool } from './buffer-pool.js';
 import type { ClusterRecord } from './clusters.js';
 import { isAllZero } from './zero-detect.js';
 
-export function reclusterClusters(clusterSize: number): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord> {
+export function reclusterClusters(clusterSize: number, pool: BufferPool = sharedBufferPool()): (source: AsyncIterable<ClusterRecord>) => AsyncGenerator<ClusterRecord> {
   if (clusterBitsOf(clusterSize) === undefined) throw new OptionError('cluster_size', `${clusterSize} is not a power of two from 512 to 2097152`);
   return async function* recluster(source) {
     let from = 0;
@@ -16,8 +20,11 @@ export function reclusterClusters(clusterSize: number): (source: AsyncIterable<C
     let index = -1;
     let gathered: Uint8Array | undefined;
     const flush = function* (): Generator<ClusterRecord> {
-      if (gathered && !isAllZero(gathered)) yield { kind: 'data', index, bytes: gathered };
+      const bytes = gathered;
       gathered = undefined;
+      if (!bytes) return;
+      if (isAllZero(bytes)) release(bytes);
+      else yield { kind: 'data', index, bytes };
     };
     for await (const record of source) {
       if (record.kind === 'begin') {
@@ -41,8 +48,11 @@ export function reclusterClusters(clusterSize: number): (source: AsyncIterable<C
       if (from > clusterSize) {
         for (let at = 0; at < record.bytes.length; at += clusterSize) {
           const piece = record.bytes.subarray(at, at + clusterSize);
-          if (!isAllZero(piece)) yield { kind: 'data', index: (start + at) / clusterSize, bytes: piece };
+          if (isAllZero(piece)) continue;
+          retain(piece);
+          yield { kind: 'data', index: (start + at) / clusterSize, bytes: piece };
         }
+        release(record.bytes);
         continue;
       }
       for (let at = 0; at < record.bytes.length; ) {
@@ -50,13 +60,14 @@ export function reclusterClusters(clusterSize: number): (source: AsyncIterable<C
         if (target !== index) {
           yield* flush();
           index = target;
-          gathered = new Uint8Array(clusterSize);
+          gathered = pool.take(clusterSize).fill(0);
         }
         const offset = start + at - target * clusterSize;
         const take = Math.min(clusterSize - offset, record.bytes.length - at);
         gathered!.set(record.bytes.subarray(at, at + take), offset);
         at += take;
       }
+      release(record.bytes);
     }
     throw new InputError('cluster stream ended without an end record');
   };

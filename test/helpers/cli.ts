@@ -25,7 +25,9 @@ export function runCli(args: string[], options: { input?: Uint8Array; cwd?: stri
       ? ['--bounding-set=-dac_override,-dac_read_search', process.execPath, CLI, ...args]
       : [CLI, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { cwd: options.cwd, env: { ...process.env, QCOW2_STREAM: `${process.execPath} ${CLI}`, ...options.env } });
+    // Every pooled buffer must come back by the end of every successful command (see src/cli/main.ts).
+    const env = { ...process.env, QCOW2_STREAM: `${process.execPath} ${CLI}`, QCOW2_STREAM_DEBUG_BUFFERS: '1', ...options.env };
+    const child = spawn(command, argv, { cwd: options.cwd, env });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -21,7 +21,7 @@ async function freePort(): Promise<number> {
 
 /** Starts the listening side and resolves once it listens (its stderr says nothing, so poll). */
 function listener(args: string[], cwd: string): { done: Promise<{ code: number | null; stderr: string }> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd });
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, QCOW2_STREAM_DEBUG_BUFFERS: '1' } });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return { done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr }))) };

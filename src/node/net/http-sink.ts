@@ -3,9 +3,11 @@
  * if the exact length is known by then (the qcow2 writer plans before its first byte), it
  * goes as Content-Length, otherwise the body is chunked. Any status but 2xx is an error
  * naming the URL and the status, and so is a server that stops reading for the timeout.
+ * Each chunk's reference is released once the request has written it.
  */
 import type { IncomingMessage } from 'node:http';
 import { once } from 'node:events';
+import { release } from '../../stages/buffer-pool.js';
 import { httpError, responseOf, shortBody, startRequest, translate, DEFAULT_TIMEOUT_MS, type HttpOptions } from './http-request.js';
 
 export interface HttpSinkOptions extends HttpOptions {
@@ -49,8 +51,9 @@ export async function httpSink(url: URL, name: string, chunks: AsyncIterable<Uin
     for (; !first.done; first = await iterator.next()) {
       // A server that answers before the body is complete has refused it.
       if (early || request.destroyed) break;
-      sent += first.value.length;
-      if (!request.write(first.value)) {
+      const chunk = first.value;
+      sent += chunk.length;
+      if (!request.write(chunk, () => release(chunk))) {
         await Promise.race([once(request, 'drain'), response.then(() => undefined)]);
       }
     }

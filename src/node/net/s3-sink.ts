@@ -9,6 +9,7 @@
  */
 import { constants } from 'node:buffer';
 import { LimitError } from '../../errors.js';
+import { release } from '../../stages/buffer-pool.js';
 import type { HeadLastSegment } from '../../stages/qcow2-head-last-writer.js';
 import { s3Client, s3Error, type S3Options } from './s3-client.js';
 import { DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, MultipartUpload, PartAssembler, partSizeFor, type S3Object } from './s3-multipart.js';
@@ -72,11 +73,16 @@ class PartStream {
     return this.parts.pending;
   }
 
+  /** Copies `bytes` into parts, then releases its reference. */
   async write(bytes: Uint8Array): Promise<void> {
     this.length += bytes.length;
-    for (const part of this.parts.add(bytes)) {
-      this.upload ??= await MultipartUpload.start(this.object, this.options.partsInFlight);
-      await this.upload.upload(this.firstPart + this.parts.parts - 1, part, part.length, () => this.parts.release(part));
+    try {
+      for (const part of this.parts.add(bytes)) {
+        this.upload ??= await MultipartUpload.start(this.object, this.options.partsInFlight);
+        await this.upload.upload(this.firstPart + this.parts.parts - 1, part, part.length, () => this.parts.release(part));
+      }
+    } finally {
+      release(bytes);
     }
   }
 
