@@ -1,9 +1,9 @@
 /** `qcow2-stream convert`: raw or qcow2 in, raw or qcow2 out, from and to files, pipes, HTTP, S3 and TCP. */
-import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { OptionError } from '../errors.js';
 import { isatty } from 'node:tty';
 import { openSource, toRawClusters } from '../node/convert.js';
+import { isRegularFile } from '../node/file-kind.js';
 import { takesHeadLast, writeQcow2To, writeRawTo } from '../node/destinations.js';
 import { parseLocation } from '../node/net/location.js';
 import type { ImageFormat } from '../node/probe.js';
@@ -125,14 +125,6 @@ function formatOption(value: string | undefined, option: string): ImageFormat | 
 function codecOption(text: string): 'zlib' | 'pako' | 'pako-legacy' {
   if (text === 'zlib' || text === 'pako' || text === 'pako-legacy') return text;
   throw new OptionError('--codec', `'${text}' is not zlib, pako or pako-legacy`);
-}
-
-async function isRegularFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /** The -p meter, if asked for and stderr can show it. */

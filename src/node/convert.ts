@@ -21,6 +21,8 @@ import type { BatchCompressor, CompressOptions } from '../stages/compress.js';
 import { CodecPool, type CodecPoolOptions } from './codec-pool.js';
 import { threadpoolCompressor } from './threadpool-compressor.js';
 import { nodeCodecs } from './codecs.js';
+import { readPath } from './descriptor-source.js';
+import { isRegularFile } from './file-kind.js';
 import { probeFormat, probeStream, type ImageFormat } from './probe.js';
 import { qcow2Clusters } from './qcow2-source.js';
 import { rawClusters } from './raw-source.js';
@@ -54,7 +56,9 @@ export interface OpenedSource {
 }
 
 /** Any source as a cluster stream, compressed clusters still compressed. */
-export async function openSource(source: string | AsyncIterable<Uint8Array>, options: SourceOptions = {}): Promise<OpenedSource> {
+export async function openSource(path: string | AsyncIterable<Uint8Array>, options: SourceOptions = {}): Promise<OpenedSource> {
+  // What is not a regular file (a FIFO, a device) can be read only once, from its start: as a stream.
+  const source = typeof path === 'string' && !(await isRegularFile(path)) ? readPath(path, { ...(options.pool && { pool: options.pool }) }) : path;
   let input = source;
   let format = options.format;
   if (format === undefined) {

@@ -46,18 +46,6 @@ export async function isSpecialFile(path: string): Promise<boolean> {
   }
 }
 
-/** A non-blocking descriptor (a pipe someone set O_NONBLOCK on) says EAGAIN when full: wait and retry. */
-async function writeWhenReady(fd: number, chunks: Uint8Array[], position: number | null): Promise<number> {
-  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-    try {
-      return await writeChunks(fd, chunks, position);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-}
-
 /** Runs one operation on the destination, naming it in any error. */
 export async function onDestination<T>(path: string, action: string, operation: () => Promise<T>): Promise<T> {
   try {
@@ -68,8 +56,8 @@ export async function onDestination<T>(path: string, action: string, operation: 
 }
 
 /**
- * Writes every chunk in order at the current position of `fd` (a file, or a blocking pipe
- * such as an untouched stdout), or from byte `at` of a file; returns bytes written. Each chunk's
+ * Writes every chunk in order at the current position of `fd` (a file, or a device or FIFO this
+ * process opened, so blocking), or from byte `at` of a file; returns bytes written. Each chunk's
  * reference is released once the kernel has it (see buffer-pool.ts). Errors of the destination
  * name `path`; errors of the chunks' source pass through unchanged.
  */
@@ -83,7 +71,7 @@ export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array> | I
     let pending = batch;
     while (pending.length > 0) {
       const position = at === undefined ? null : at + total;
-      const bytesWritten = await onDestination(path, 'write', () => writeWhenReady(fd, pending, position));
+      const bytesWritten = await onDestination(path, 'write', () => writeChunks(fd, pending, position));
       if (bytesWritten === 0) throw ioError(Object.assign(new Error('write returned 0'), { code: 'EIO' }), 'write', path);
       total += bytesWritten;
       pending = remainderAfter(pending, bytesWritten);

@@ -2,14 +2,13 @@
  * What `info` reports, read from cluster 0 alone (a stream is read no further): the fields
  * qemu-img info prints, under its JSON names where it has them.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { ImageHead } from '../format/image-head.js';
 import { ByteCursor } from '../stages/byte-cursor.js';
 import { readHead } from '../stages/qcow2-reader.js';
 import { ioError } from './io-error.js';
 import { probeStream, type ImageFormat } from './probe.js';
-import { readableChunks } from './raw-source.js';
+import { readPath } from './descriptor-source.js';
 import { formatBytes } from './human-size.js';
 
 export interface ImageInfo {
@@ -84,7 +83,7 @@ export async function imageInfo(source: string | AsyncIterable<Uint8Array>, name
       throw ioError(error, 'open', path);
     }
   }
-  const stream = path !== undefined ? readableChunks(createReadStream(path), path) : (source as AsyncIterable<Uint8Array>);
+  const stream = path !== undefined ? readPath(path) : (source as AsyncIterable<Uint8Array>);
   const { format, stream: bytes } = await probeStream(stream);
   const cursor = new ByteCursor(bytes);
   try {

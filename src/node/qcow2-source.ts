@@ -3,8 +3,6 @@
  * layout), anything else (a pipe, a socket, any async iterable) through the streaming
  * reader, with a temp-file store for bytes that come before they can be used.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ImageHead } from '../format/image-head.js';
 import { resolveLimits, type Limits } from '../limits.js';
@@ -14,9 +12,9 @@ import type { BackingOpener } from '../stages/guest-image.js';
 import { readQcow2 } from '../stages/qcow2-reader.js';
 import { backingOpener } from './backing.js';
 import type { BufferPool } from '../stages/buffer-pool.js';
-import { ioError } from './io-error.js';
 import { Qcow2File } from './qcow2-file.js';
-import { readableChunks } from './raw-source.js';
+import { readPath } from './descriptor-source.js';
+import { isRegularFile } from './file-kind.js';
 import { tempFileKeyedStore } from './temp-file-keyed-store.js';
 import type { TempFileSpoolOptions } from './temp-file-spool.js';
 
@@ -32,16 +30,6 @@ export interface Qcow2SourceOptions extends TempFileSpoolOptions {
   limits?: Partial<Limits>;
   /** For a regular file: read buffers the sink gives back (see Qcow2FileOptions). */
   pool?: BufferPool;
-}
-
-const STREAM_READ_SIZE = 4 * 1024 * 1024;
-
-async function isRegularFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch (error) {
-    throw ioError(error, 'open', path);
-  }
 }
 
 function openerFor(options: Qcow2SourceOptions, imagePath: string | undefined): BackingOpener | undefined {
@@ -75,10 +63,11 @@ export async function* qcow2Clusters(source: string | AsyncIterable<Uint8Array>,
     }
     return;
   }
-  const bytes = path !== undefined ? readableChunks(createReadStream(path, { highWaterMark: STREAM_READ_SIZE }), path) : source as AsyncIterable<Uint8Array>;
+  const bytes = path !== undefined ? readPath(path, { ...(options.pool && { pool: options.pool }) }) : (source as AsyncIterable<Uint8Array>);
   const limits = resolveLimits(options.limits);
   yield* readQcow2({
-    store: tempFileKeyedStore({ memoryLimit: options.memoryLimit ?? limits.spoolMemory, diskLimit: options.diskLimit ?? limits.spoolDisk, ...(options.tempDir && { tempDir: options.tempDir }) }),
+    store: tempFileKeyedStore({ memoryLimit: options.memoryLimit ?? limits.spoolMemory, diskLimit: options.diskLimit ?? limits.spoolDisk, ...(options.tempDir && { tempDir: options.tempDir }), ...(options.pool && { pool: options.pool }) }),
+    ...(options.pool && { pool: options.pool }),
     ...(options.limits && { limits: options.limits }),
     ...(openBacking && { openBacking }),
     ...(options.onWarning && { onWarning: options.onWarning }),

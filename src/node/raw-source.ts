@@ -3,13 +3,11 @@
  * spool needed downstream); a pipe, device, socket or any async iterable of bytes goes
  * through the chunker in one pass.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { chunkRaw } from '../stages/chunker.js';
 import type { ClusterRecord } from '../stages/clusters.js';
 import type { BufferPool } from '../stages/buffer-pool.js';
-import { ioError } from './io-error.js';
+import { readPath } from './descriptor-source.js';
+import { isRegularFile } from './file-kind.js';
 import { readRawFile } from './raw-file-source.js';
 
 export interface RawSourceOptions {
@@ -23,27 +21,6 @@ export interface RawSourceOptions {
   scan?: boolean;
 }
 
-const STREAM_READ_SIZE = 1024 * 1024;
-
-/** The chunks of a Node readable, with its errors named after `label`. */
-export async function* readableChunks(stream: Readable, label: string): AsyncGenerator<Uint8Array> {
-  try {
-    for await (const chunk of stream) yield chunk as Uint8Array;
-  } catch (error) {
-    throw ioError(error, 'read', label);
-  } finally {
-    stream.destroy();
-  }
-}
-
-async function isRegularFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch (error) {
-    throw ioError(error, 'open', path);
-  }
-}
-
 export async function* rawClusters(source: string | AsyncIterable<Uint8Array>, options: RawSourceOptions): AsyncGenerator<ClusterRecord> {
   const chunker = chunkRaw(options);
   if (typeof source !== 'string') {
@@ -54,5 +31,5 @@ export async function* rawClusters(source: string | AsyncIterable<Uint8Array>, o
     yield* readRawFile(source, options);
     return;
   }
-  yield* chunker(readableChunks(createReadStream(source, { highWaterMark: STREAM_READ_SIZE }), source));
+  yield* chunker(readPath(source, { ...(options.pool && { pool: options.pool }) }));
 }

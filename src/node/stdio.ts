@@ -1,30 +1,18 @@
 /**
- * stdin and stdout as a converter wants them. When they are regular files (`< in.raw`,
- * `> out.qcow2`) they are read and written on their descriptors in 4 MiB pieces from the
- * thread pool: process.stdin reads a file 64 KiB at a time and process.stdout writes it
- * synchronously on the main thread, several times slower. Pipes, sockets and terminals go
- * through process.stdin/stdout, which libuv polls: a blocking read of a pipe in the thread
- * pool could not be cancelled and would keep the process from exiting.
+ * stdin and stdout as a converter wants them. A regular file (`< in.raw`, `> out.qcow2`) is
+ * read and written on its descriptor from the thread pool, in large pieces. A pipe or socket is
+ * read and written through libuv into and out of pool buffers (descriptor-source.ts,
+ * descriptor-sink.ts): process.stdin would hand out a fresh 64 KiB buffer per read, and
+ * process.stdout writes a pipe synchronously on the main thread. A terminal is refused either
+ * way: a disk image would garble it, and no one types one.
  */
-import { fstatSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { OptionError } from '../errors.js';
 import { filePosition } from './data-extents.js';
+import { readDescriptor } from './descriptor-source.js';
+import { writeDescriptor } from './descriptor-sink.js';
+import { isPollable, isRegularDescriptor } from './file-kind.js';
 import { writeAll } from './file-sink.js';
-import { ioError } from './io-error.js';
-import { readFully } from './positional-io.js';
-import { readableChunks } from './raw-source.js';
-import { writeToStream } from './stream-sink.js';
-
-const CHUNK = 4 * 1024 * 1024;
-
-function isRegularFile(fd: number): boolean {
-  try {
-    return fstatSync(fd).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * stdin as a path, when it is a regular file read from its start (`< disk.raw`): then it is
@@ -33,35 +21,19 @@ function isRegularFile(fd: number): boolean {
  * someone has already read into is left to the stream path.
  */
 export async function stdinAsPath(): Promise<string | undefined> {
-  if (process.platform !== 'linux' || !isRegularFile(0)) return undefined;
+  if (process.platform !== 'linux' || !isRegularDescriptor(0)) return undefined;
   return (await filePosition(0)) === 0 ? '/dev/stdin' : undefined;
 }
 
-/** The bytes of stdin, in chunks that each own their buffer. */
-export async function* stdinChunks(): AsyncGenerator<Uint8Array> {
-  if (!isRegularFile(0)) {
-    yield* readableChunks(process.stdin, 'stdin');
-    return;
-  }
-  // From stdin's own position, which moves as it is read: a file someone has read into
-  // goes on from there.
-  for (;;) {
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let bytesRead: number;
-    try {
-      bytesRead = await readFully(0, buffer, CHUNK, null);
-    } catch (error) {
-      throw ioError(error, 'read', 'stdin');
-    }
-    if (bytesRead === 0) return;
-    yield bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead);
-    if (bytesRead < CHUNK) return;
-  }
+/** The bytes of stdin from where it stands, in pool buffers that each hold their reference. */
+export function stdinChunks(): AsyncGenerator<Uint8Array> {
+  if (isatty(0)) throw new OptionError('SRC', 'stdin is a terminal; pipe an image in (or give a path)');
+  return readDescriptor(0, 'stdin');
 }
 
-/** Writes chunks to stdout; refuses a terminal, which a binary image would garble. */
+/** Writes chunks to stdout, releasing each once written; refuses a terminal, which a binary image would garble. */
 export async function writeStdout(chunks: AsyncIterable<Uint8Array>): Promise<number> {
   if (isatty(1)) throw new OptionError('DST', 'stdout is a terminal; redirect it to a file or a pipe (or give a path)');
-  if (isRegularFile(1)) return writeAll(1, chunks, 'stdout');
-  return writeToStream(chunks, process.stdout, 'stdout', { end: false });
+  if (isPollable(1)) return writeDescriptor(1, chunks, 'stdout');
+  return writeAll(1, chunks, 'stdout');
 }

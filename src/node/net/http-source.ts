@@ -1,9 +1,11 @@
 /**
  * An image read with one streaming GET: redirects followed (up to 5), a status other than
  * 200 an error naming the URL and the status, a silent server given up after the timeout,
- * a body shorter than its Content-Length an error rather than a short image.
+ * a body shorter than its Content-Length an error rather than a short image. The body comes
+ * in Node's own small chunks; they are copied into whole pool buffers (stages/rechunk.ts).
  */
 import type { IncomingMessage } from 'node:http';
+import { rechunk } from '../../stages/rechunk.js';
 import { httpError, responseOf, startRequest, translate, DEFAULT_TIMEOUT_MS, type HttpOptions } from './http-request.js';
 
 const MAX_REDIRECTS = 5;
@@ -61,6 +63,6 @@ export async function httpSource(url: URL, name: string, options: HttpOptions = 
       }
       if (length !== undefined && received !== length) throw httpError(name, 'read', `the connection closed after ${received} of ${length} bytes`);
     };
-    return { chunks: chunks(), ...(length !== undefined && { length }) };
+    return { chunks: rechunk(chunks()), ...(length !== undefined && { length }) };
   }
 }

@@ -1,6 +1,7 @@
-/** Reading an image from S3 with one streaming GetObject. */
+/** Reading an image from S3 with one streaming GetObject, its body copied into whole pool buffers (stages/rechunk.ts). */
 import type { Readable } from 'node:stream';
 import { IoError } from '../../errors.js';
+import { rechunk } from '../../stages/rechunk.js';
 import { s3Client, s3Error, type S3Options } from './s3-client.js';
 import type { ByteSource } from './http-source.js';
 
@@ -31,5 +32,5 @@ export async function s3Source(bucket: string, key: string, options: S3Options =
       if (owned) client.destroy();
     }
   };
-  return { chunks: chunks(), ...(length !== undefined && { length }) };
+  return { chunks: rechunk(chunks()), ...(length !== undefined && { length }) };
 }

@@ -2,10 +2,14 @@
  * Raw TCP, no framing: `tcp://host:port` connects, `tcp-listen://[host]:port` waits for one
  * connection (then stops listening). The image is the byte stream until the sender closes
  * its side; the kernel still delivers what a sink has written after it closes.
+ *
+ * A source reads into pool buffers through libuv (net's `onread`, see descriptor-source.ts),
+ * not into a fresh buffer per read; a sink releases each chunk once the socket has written it.
  */
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { once } from 'node:events';
 import { IoError } from '../../errors.js';
+import { PooledReads } from '../descriptor-source.js';
 import { ioError } from '../io-error.js';
 import { DEFAULT_TIMEOUT_MS } from './http-request.js';
 import { writeToStream } from '../stream-sink.js';
@@ -32,17 +36,31 @@ function tcpError(location: TcpLocation, action: string, error: unknown): Error 
   return ioError(error, action, location.name);
 }
 
-/** The connected socket: dialled, or the first one accepted. */
-export async function openTcp(location: TcpLocation, action: 'read' | 'write', options: TcpOptions = {}): Promise<Socket> {
-  const socket = await connected(location, action, options.connectTimeoutMs ?? (location.kind === 'tcp' ? DEFAULT_TIMEOUT_MS : 0), options);
+/**
+ * The connected socket: dialled, or the first one accepted. With `onread`, reads go into the
+ * buffers it gives (an accepted socket is moved onto a Socket made with it: Node's server
+ * cannot pass `onread` on, but the handle it accepted can change hands before reading starts).
+ */
+export async function openTcp(location: TcpLocation, action: 'read' | 'write', options: TcpOptions = {}, onread?: OnReadOpts): Promise<Socket> {
+  const socket = await connected(location, action, options.connectTimeoutMs ?? (location.kind === 'tcp' ? DEFAULT_TIMEOUT_MS : 0), options, onread);
   const idleMs = options.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (idleMs > 0) socket.setTimeout(idleMs, () => socket.destroy(new IoError(`cannot ${action} '${location.name}': nothing ${action === 'read' ? 'came' : 'was taken'} for ${idleMs / 1000} s (--timeout)`)));
   return socket;
 }
 
-async function connected(location: TcpLocation, action: 'read' | 'write', timeoutMs: number, options: TcpOptions): Promise<Socket> {
+/** The paused socket a server accepted, its handle moved to a Socket that reads through `onread`. */
+function withOnread(accepted: Socket, onread: OnReadOpts): Socket {
+  const internal = accepted as unknown as { _handle: unknown };
+  if (typeof internal._handle !== 'object' || internal._handle === null) return accepted;
+  const handle = internal._handle;
+  internal._handle = null; // the accepted Socket lets go without closing it
+  accepted.destroy();
+  return new Socket({ handle, readable: true, writable: true, onread } as SocketConstructorOpts);
+}
+
+async function connected(location: TcpLocation, action: 'read' | 'write', timeoutMs: number, options: TcpOptions, onread: OnReadOpts | undefined): Promise<Socket> {
   if (location.kind === 'tcp') {
-    const socket = connect({ host: location.host, port: location.port });
+    const socket = connect({ host: location.host, port: location.port, ...(onread && { onread }) });
     const timer = timeoutMs > 0 ? setTimeout(() => socket.destroy(new IoError(`cannot ${action} '${location.name}': no connection in ${timeoutMs / 1000} s (--timeout)`)), timeoutMs) : undefined;
     try {
       await once(socket, 'connect');
@@ -62,7 +80,7 @@ async function connected(location: TcpLocation, action: 'read' | 'write', timeou
     const timer = timeoutMs > 0 ? setTimeout(() => server.emit('error', new IoError(`cannot ${action} '${location.name}': nobody connected in ${timeoutMs / 1000} s (--timeout)`)), timeoutMs) : undefined;
     try {
       const [socket] = (await once(server, 'connection')) as [Socket];
-      return socket;
+      return onread ? withOnread(socket, onread) : socket;
     } finally {
       clearTimeout(timer);
     }
@@ -73,14 +91,14 @@ async function connected(location: TcpLocation, action: 'read' | 'write', timeou
   }
 }
 
+/** The bytes the peer sends, in pool buffers that each hold their reference. */
 export async function* tcpSource(location: TcpLocation, options: TcpOptions = {}): AsyncGenerator<Uint8Array> {
-  const socket = await openTcp(location, 'read', options);
+  const reads = new PooledReads();
+  const socket = await openTcp(location, 'read', options, reads.readOptions());
   try {
-    for await (const chunk of socket) yield chunk as Buffer;
+    yield* reads.chunks(socket, location.name);
   } catch (error) {
     throw tcpError(location, 'read', error);
-  } finally {
-    socket.destroy();
   }
 }
 
