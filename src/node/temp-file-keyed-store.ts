@@ -12,7 +12,8 @@ import { keepable, type KeyedStore } from '../stages/keyed-store.js';
 import { ioError } from './io-error.js';
 import { createUnlinkedTempFile } from './unlinked-temp-file.js';
 import { readFully, writeChunks } from './positional-io.js';
-import { resolveSpoolOptions, shortSpoolFile, type TempFileSpoolOptions } from './temp-file-spool.js';
+import { shortSpoolFile } from './spool-file.js';
+import { resolveSpoolOptions, type TempFileSpoolOptions } from './temp-file-spool.js';
 
 interface Slot {
   at: number;

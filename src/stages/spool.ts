@@ -37,6 +37,11 @@ export class Slabs {
     private readonly pool: BufferPool,
   ) {}
 
+  /** Bytes still to take before the limit. */
+  get room(): number {
+    return this.limit - this.size;
+  }
+
   /** Copies as much of `bytes` as the limit leaves room for; returns how many bytes that was. */
   add(bytes: Uint8Array): number {
     let at = 0;

@@ -3,7 +3,9 @@ import { readdir } from 'node:fs/promises';
 import { LimitError } from '../../src/errors.js';
 import { MemorySpool } from '../../src/stages/spool.js';
 import { TempFileKeyedStore } from '../../src/node/temp-file-keyed-store.js';
+import { memoryFileDir } from '../../src/node/memory-file.js';
 import { TempFileSpool } from '../../src/node/temp-file-spool.js';
+import { BufferPool, release } from '../../src/stages/buffer-pool.js';
 import { allUnlinked, collect, openFilesUnder, randomBytes, withTempDir } from '../helpers/files.js';
 
 test('the temp-file spool gives back every byte in order across memory and disk, and leaves no file', async (t) => {
@@ -71,5 +73,50 @@ test('spool limits: memory for the memory spool, disk for the temp-file spool', 
     await disk.write(new Uint8Array(100));
     await t.throwsAsync(disk.write(new Uint8Array(1)), { instanceOf: LimitError });
     await disk.close();
+  });
+});
+
+// Serial (ava runs those before the rest), so that no other test's spool is open on /dev/shm meanwhile.
+test.serial('the memory part lives in an unlinked file on /dev/shm where that is a tmpfs, the rest in the temp directory', async (t) => {
+  if (!(await memoryFileDir(1 << 20))) return t.pass('no writable tmpfs at /dev/shm here: the memory part stays in slabs');
+  await withTempDir(async (dir) => {
+    const spool = new TempFileSpool({ memoryLimit: 1 << 20, tempDir: dir });
+    t.teardown(() => spool.close());
+    const bytes = randomBytes(3 << 20, 7);
+    await spool.write(bytes.subarray(0, 512 << 10));
+    const inShm = await openFilesUnder('/dev/shm');
+    t.is(inShm.length, 1, 'the memory part is a file on /dev/shm');
+    t.true(allUnlinked(inShm), `it has a name: ${inShm.join(', ')}`);
+    t.false(spool.spilled);
+    t.deepEqual(await openFilesUnder(dir), []);
+    await spool.write(bytes.subarray(512 << 10));
+    t.true(spool.spilled, 'past the memory limit, the temp directory');
+    t.true((await collect(spool.read())).equals(bytes));
+    await spool.close();
+    t.deepEqual(await openFilesUnder('/dev/shm'), [], 'close() left the memory file open');
+  });
+});
+
+test('spooled pool buffers are taken by reference and every one comes back, whichever part held them', async (t) => {
+  await withTempDir(async (dir) => {
+    for (const memoryLimit of [0, 300_000, 1 << 30]) {
+      const pool = new BufferPool();
+      const spool = new TempFileSpool({ memoryLimit, tempDir: dir, pool });
+      const bytes = randomBytes(5 << 20, memoryLimit + 1);
+      for (let at = 0; at < bytes.length; at += 100_000) {
+        const chunk = pool.take(Math.min(100_000, bytes.length - at));
+        chunk.set(bytes.subarray(at, at + chunk.length));
+        await spool.write(chunk);
+        release(chunk); // the caller's reference; the spool holds its own where it kept the view
+      }
+      const back: Uint8Array[] = [];
+      for await (const chunk of spool.read()) {
+        back.push(Buffer.from(chunk));
+        release(chunk);
+      }
+      await spool.close();
+      t.true(Buffer.concat(back).equals(bytes), `memory limit ${memoryLimit}`);
+      t.is(pool.outstanding, 0, `memory limit ${memoryLimit}: a buffer was not given back`);
+    }
   });
 });
