@@ -1,145 +1,212 @@
 /**
- * npm run bench: qcow2-stream and qemu-img on the same inputs, interleaved in one run, with
- * medians, time ratios, peak RSS and output sizes. Before every timed run the outputs are
- * removed and `sync` flushes pending writeback, so neither tool pays for the other's writes.
+ * npm run bench: qcow2-stream and an anchor (qemu-img, the temp-file workaround users type
+ * today, or a plain two-pass writer in Python) on the same inputs, interleaved in one run, with
+ * medians, time ratios, our peak RSS, output sizes, and each contest's target. Before every
+ * timed run the outputs are removed and `sync` flushes pending writeback, so neither side pays
+ * for the other's writes.
  *
  * Options: --runs N (default 5), --only SUBSTRING (contests whose name contains it).
  * Inputs are cached in .bench/ (or $QCOW2_STREAM_BENCH_DIR).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchDir, ext4Image, mixedImage, qemuQcow2, removeOutputs } from './inputs.js';
-import { measure, median, type RunResult } from './measure.js';
+import { measure, median, type RunResult, type Shell } from './measure.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const OURS = [process.execPath, CLI];
+/** The Python two-pass writer (qemu's scripts/qcow2-to-stdout.py algorithm), when the shared yardsticks are beside the checkout. */
+const PY_WRITER = fileURLToPath(new URL('../../../shared/yardsticks/py-two-pass-writer.py', import.meta.url));
 
-interface Contestant {
+interface Side {
   label: string;
-  command: string;
-  args: string[];
+  shell: Shell;
+  /** Removed before each run; its size is reported when both sides leave one. */
   output: string;
-  pipeFrom?: string;
-  stdoutTo?: string;
-}
-
-function runOptions(c: Contestant) {
-  return { ...(c.pipeFrom && { pipeFrom: c.pipeFrom }), ...(c.stdoutTo && { stdoutTo: c.stdoutTo }) };
 }
 
 interface Contest {
   name: string;
-  ours: Contestant;
-  qemu: Contestant;
+  ours: Side;
+  anchor: Side;
+  /** Most ours may take, as a fraction of the anchor's time. */
+  ratio?: number;
+  /** Most our peak RSS may be, MiB. */
+  rssMiB?: number;
+  /** Bytes of disk the contest moves, for a throughput figure. */
+  diskBytes?: number;
+}
+
+const quote = (arg: string): string => `'${arg.replace(/'/g, "'\\''")}'`;
+const line = (argv: string[]): string => argv.map(quote).join(' ');
+
+/** A command run as it stands, optionally fed by `cat IN |` and/or drained by `| cat > OUT` (real pipes). */
+function side(label: string, argv: string[], output: string, options: { from?: string; toPipe?: boolean; toFile?: boolean } = {}): Side {
+  return { label, output, shell: { command: line(argv), ...(options.from && { pipeFrom: options.from }), ...(options.toPipe && { pipeTo: output }), ...(options.toFile && { stdoutTo: output }) } };
+}
+
+/** The temp-file workaround for a stream: `cat > t.raw; qemu-img convert t.raw t.qcow2; cat t.qcow2`, between the same pipes. */
+function workaround(dir: string, name: string, input: string, output: string): Side {
+  const raw = join(dir, `${name}.workaround.raw`);
+  const qcow2 = join(dir, `${name}.workaround.qcow2`);
+  const script = `cat > ${quote(raw)} && qemu-img convert -f raw -O qcow2 ${quote(raw)} ${quote(qcow2)} && cat ${quote(qcow2)}; rm -f ${quote(raw)} ${quote(qcow2)}`;
+  return { label: 'cat IN | { cat > t.raw; qemu-img convert t.raw t.qcow2; cat t.qcow2; } | cat > OUT', output, shell: { command: line(['sh', '-c', script]), pipeFrom: input, pipeTo: output } };
 }
 
 function rawToQcow2Contests(dir: string, inputs: Array<[string, string]>): Contest[] {
-  const contests: Contest[] = [];
-  for (const [name, input] of inputs) {
+  return inputs.flatMap(([name, input]): Contest[] => {
     const ours = join(dir, `${name}.ours.qcow2`);
     const qemu = join(dir, `${name}.qemu.qcow2`);
-    contests.push({
-      name: `raw→qcow2 ${name}, file to file`,
-      ours: { label: 'qcow2-stream convert -O qcow2 IN OUT', command: process.execPath, args: [CLI, 'convert', '-O', 'qcow2', input, ours], output: ours },
-      qemu: { label: 'qemu-img convert -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-O', 'qcow2', input, qemu], output: qemu },
-    });
-    const piped = join(dir, `${name}.ours-pipe.qcow2`);
-    contests.push({
-      name: `raw→qcow2 ${name}, ours from a pipe to stdout (spooled) vs qemu-img file to file`,
-      ours: { label: 'cat IN | qcow2-stream convert -O qcow2 - - >OUT', command: process.execPath, args: [CLI, 'convert', '-O', 'qcow2', '--tmpdir', dir, '-', '-'], output: piped, pipeFrom: input, stdoutTo: piped },
-      qemu: { label: 'qemu-img convert -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-O', 'qcow2', input, qemu], output: qemu },
-    });
-  }
-  return contests;
+    const qemuFileToFile = side('qemu-img convert -O qcow2 IN OUT', ['qemu-img', 'convert', '-O', 'qcow2', input, qemu], qemu);
+    const contests: Contest[] = [
+      {
+        name: `raw→qcow2 ${name}, file to file`,
+        ours: side('qcow2-stream convert -O qcow2 IN OUT', [...OURS, 'convert', '-O', 'qcow2', input, ours], ours),
+        anchor: qemuFileToFile,
+        ratio: 1.0,
+      },
+      {
+        name: `raw→qcow2 ${name}, pipe to pipe vs the temp-file workaround`,
+        ours: side('cat IN | qcow2-stream convert -O qcow2 - - | cat > OUT', [...OURS, 'convert', '-O', 'qcow2', '--tmpdir', dir, '-', '-'], ours, { from: input, toPipe: true }),
+        anchor: workaround(dir, name, input, qemu),
+        ratio: 0.6,
+        rssMiB: 150,
+      },
+    ];
+    if (existsSync(PY_WRITER)) {
+      contests.push({
+        name: `raw→qcow2 ${name}, file to a pipe vs the Python two-pass writer`,
+        ours: side('qcow2-stream convert -O qcow2 IN - | cat > OUT', [...OURS, 'convert', '-O', 'qcow2', input, '-'], ours, { toPipe: true }),
+        anchor: side('python3 py-two-pass-writer.py IN | cat > OUT', ['python3', PY_WRITER, input], qemu, { toPipe: true }),
+        ratio: 0.6,
+        rssMiB: 100,
+      });
+    }
+    return contests;
+  });
 }
 
-function qcow2ToRawContests(dir: string, images: Array<[string, string]>): Contest[] {
-  return images.flatMap(([name, image]) => {
+function qcow2ToRawContests(dir: string, images: Array<{ name: string; image: string; ratio: number; rssMiB: number }>): Contest[] {
+  return images.flatMap(({ name, image, ratio, rssMiB }): Contest[] => {
     const slug = name.replace(/\W+/g, '-');
     const ours = join(dir, `${slug}.ours.raw`);
     const qemu = join(dir, `${slug}.qemu.raw`);
-    const qemuSide: Contestant = { label: 'qemu-img convert -f qcow2 -O raw IN OUT', command: 'qemu-img', args: ['convert', '-f', 'qcow2', '-O', 'raw', image, qemu], output: qemu };
+    const qemuSide = side('qemu-img convert -f qcow2 -O raw IN OUT', ['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', image, qemu], qemu);
     return [
       {
-        name: `qcow2→raw ${name}: ours from a pipe, qemu-img from the file`,
-        ours: { label: 'cat IN | qcow2-stream convert -f qcow2 -O raw - OUT', command: process.execPath, args: [CLI, 'convert', '-f', 'qcow2', '-O', 'raw', '-', ours], output: ours, pipeFrom: image },
-        qemu: qemuSide,
+        name: `qcow2→raw ${name}: ours pipe to pipe, qemu-img file to file`,
+        ours: side('cat IN | qcow2-stream convert -f qcow2 -O raw - - | cat > OUT', [...OURS, 'convert', '-f', 'qcow2', '-O', 'raw', '-', '-'], ours, { from: image, toPipe: true }),
+        anchor: qemuSide,
+        ratio,
+        rssMiB,
       },
       {
-        name: `qcow2→raw ${name}: both from the file`,
-        ours: { label: 'qcow2-stream convert -f qcow2 -O raw IN OUT', command: process.execPath, args: [CLI, 'convert', '-f', 'qcow2', '-O', 'raw', image, ours], output: ours },
-        qemu: qemuSide,
+        name: `qcow2→raw ${name}: both file to file`,
+        ours: side('qcow2-stream convert -f qcow2 -O raw IN OUT', [...OURS, 'convert', '-f', 'qcow2', '-O', 'raw', image, ours], ours),
+        anchor: qemuSide,
       },
     ];
   });
 }
 
+/** The port the TCP contest uses: the listener's, polled for in /proc/net/tcp before the sender connects. */
+const TCP_PORT = 47_391;
+
+function tcpContests(dir: string, inputs: Array<[string, string]>, images: Array<{ name: string; image: string }>): Contest[] {
+  return inputs.map(([name, input]): Contest => {
+    const ours = join(dir, `${name}.tcp.raw`);
+    const listening = `:${TCP_PORT.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`;
+    const script = [
+      `${line([...OURS, 'convert', '-f', 'qcow2', '-O', 'raw', `tcp-listen://127.0.0.1:${TCP_PORT}`, ours])} & receiver=$!`,
+      `until grep -q ${quote(listening)} /proc/net/tcp; do sleep 0.01; done`,
+      `${line([...OURS, 'convert', '-O', 'qcow2', input, `tcp://127.0.0.1:${TCP_PORT}`])} && wait $receiver`,
+    ].join('; ');
+    const image = images.find((i) => i.name.startsWith(name))!;
+    const piped = join(dir, `${name}.tcp-anchor.raw`);
+    return {
+      name: `raw→qcow2→TCP→raw ${name} on loopback vs qcow2→raw pipe to pipe (throughput at least 80%)`,
+      ours: { label: 'qcow2-stream convert -O qcow2 IN tcp://… into convert -f qcow2 -O raw tcp-listen://… OUT', output: ours, shell: { command: line(['sh', '-c', script]) } },
+      anchor: side('cat qemu-made.qcow2 | qcow2-stream convert -f qcow2 -O raw - - | cat > OUT', [...OURS, 'convert', '-f', 'qcow2', '-O', 'raw', '-', '-'], piped, { from: image.image, toPipe: true }),
+      ratio: 1 / 0.8,
+      diskBytes: 2 ** 30,
+    };
+  });
+}
+
 function compressedContests(dir: string, inputs: Array<[string, string]>): Contest[] {
-  const contests: Contest[] = [];
-  for (const [name, input] of inputs) {
+  return inputs.flatMap(([name, input]): Contest[] => {
     const ours = join(dir, `${name}.ours-c.qcow2`);
     const qemu = join(dir, `${name}.qemu-c.qcow2`);
-    const oursSide: Contestant = { label: 'qcow2-stream convert -c -O qcow2 IN OUT', command: process.execPath, args: [CLI, 'convert', '-c', '-O', 'qcow2', '--tmpdir', dir, input, ours], output: ours };
-    contests.push(
+    const oursSide = side('qcow2-stream convert -c -O qcow2 IN OUT', [...OURS, 'convert', '-c', '-O', 'qcow2', '--tmpdir', dir, input, ours], ours);
+    const contests: Contest[] = [
       {
         name: `raw→compressed qcow2 ${name} vs qemu-img -c (defaults)`,
         ours: oursSide,
-        qemu: { label: 'qemu-img convert -c -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-c', '-O', 'qcow2', input, qemu], output: qemu },
+        anchor: side('qemu-img convert -c -O qcow2 IN OUT', ['qemu-img', 'convert', '-c', '-O', 'qcow2', input, qemu], qemu),
       },
       {
         name: `raw→compressed qcow2 ${name} vs qemu-img -c -m 16 -W`,
         ours: oursSide,
-        qemu: { label: 'qemu-img convert -c -m 16 -W -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-c', '-m', '16', '-W', '-O', 'qcow2', input, qemu], output: qemu },
+        anchor: side('qemu-img convert -c -m 16 -W -O qcow2 IN OUT', ['qemu-img', 'convert', '-c', '-m', '16', '-W', '-O', 'qcow2', input, qemu], qemu),
+        ratio: 0.65,
+        rssMiB: 150,
       },
-    );
+    ];
     if (name === 'ext4') {
       contests.push({
         name: `raw→compressed qcow2 ${name}, ours compressing twice (no spool) vs qemu-img -c -m 16 -W`,
-        ours: { label: 'qcow2-stream convert -c --compress-twice -O qcow2 IN OUT', command: process.execPath, args: [CLI, 'convert', '-c', '--compress-twice', '-O', 'qcow2', input, ours], output: ours },
-        qemu: { label: 'qemu-img convert -c -m 16 -W -O qcow2 IN OUT', command: 'qemu-img', args: ['convert', '-c', '-m', '16', '-W', '-O', 'qcow2', input, qemu], output: qemu },
+        ours: side('qcow2-stream convert -c --compress-twice -O qcow2 IN OUT', [...OURS, 'convert', '-c', '--compress-twice', '-O', 'qcow2', input, ours], ours),
+        anchor: side('qemu-img convert -c -m 16 -W -O qcow2 IN OUT', ['qemu-img', 'convert', '-c', '-m', '16', '-W', '-O', 'qcow2', input, qemu], qemu),
       });
     }
-  }
-  return contests;
+    return contests;
+  });
 }
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
+async function sizeOf(path: string): Promise<number | undefined> {
+  return existsSync(path) ? (await stat(path)).size : undefined;
+}
+
 async function runContest(contest: Contest, runs: number): Promise<void> {
-  const results: Record<'ours' | 'qemu', RunResult[]> = { ours: [], qemu: [] };
+  const results: Record<'ours' | 'anchor', RunResult[]> = { ours: [], anchor: [] };
+  const outputs = [contest.ours.output, contest.anchor.output];
   for (let i = 0; i < runs; i++) {
     // Alternate who goes first, so neither always runs on a warmer cache.
-    const order: Array<'ours' | 'qemu'> = i % 2 === 0 ? ['ours', 'qemu'] : ['qemu', 'ours'];
+    const order: Array<'ours' | 'anchor'> = i % 2 === 0 ? ['ours', 'anchor'] : ['anchor', 'ours'];
     for (const who of order) {
-      const c = contest[who];
-      await removeOutputs([contest.ours.output, contest.qemu.output]);
+      await removeOutputs(outputs);
       execFileSync('sync');
-      results[who].push(await measure(c.command, c.args, runOptions(c)));
+      results[who].push(await measure(contest[who].shell));
     }
   }
-  // One more untimed pair for the output sizes.
-  for (const who of ['ours', 'qemu'] as const) {
-    const c = contest[who];
-    await measure(c.command, c.args, runOptions(c));
-  }
+  const oursSize = await sizeOf(contest.ours.output);
+  const anchorSize = await sizeOf(contest.anchor.output);
   const ours = median(results.ours.map((r) => r.seconds));
-  const qemu = median(results.qemu.map((r) => r.seconds));
-  const oursRss = Math.max(...results.ours.map((r) => r.peakRssKiB));
-  const qemuRss = Math.max(...results.qemu.map((r) => r.peakRssKiB));
-  const oursSize = (await stat(contest.ours.output)).size;
-  const qemuSize = (await stat(contest.qemu.output)).size;
+  const anchor = median(results.anchor.map((r) => r.seconds));
+  const ratio = ours / anchor;
+  const oursRss = Math.max(...results.ours.map((r) => r.peakRssKiB)) / 1024;
+  const anchorRss = Math.max(...results.anchor.map((r) => r.peakRssKiB)) / 1024;
+  const verdicts: string[] = [];
+  if (contest.ratio !== undefined) verdicts.push(`ratio ≤ ${contest.ratio.toFixed(2)}: ${ratio <= contest.ratio ? 'met' : 'MISSED'}`);
+  if (contest.rssMiB !== undefined) verdicts.push(`peak ≤ ${contest.rssMiB} MiB: ${oursRss <= contest.rssMiB ? 'met' : 'MISSED'}`);
   console.log(`\n## ${contest.name}`);
-  console.log(`  ours: ${contest.ours.label}`);
-  console.log(`  qemu: ${contest.qemu.label}`);
-  console.log(`  median seconds  ours ${ours.toFixed(3)}  qemu ${qemu.toFixed(3)}  ratio ours/qemu ${(ours / qemu).toFixed(2)}`);
-  console.log(`  all runs        ours ${results.ours.map((r) => r.seconds.toFixed(3)).join(' ')}  qemu ${results.qemu.map((r) => r.seconds.toFixed(3)).join(' ')}`);
-  console.log(`  peak RSS        ours ${(oursRss / 1024).toFixed(1)} MiB  qemu ${(qemuRss / 1024).toFixed(1)} MiB`);
-  console.log(`  output size     ours ${mib(oursSize)}  qemu ${mib(qemuSize)}  ratio ${(oursSize / qemuSize).toFixed(4)}`);
-  await removeOutputs([contest.ours.output, contest.qemu.output]);
+  console.log(`  ours:   ${contest.ours.label}`);
+  console.log(`  anchor: ${contest.anchor.label}`);
+  console.log(`  median seconds  ours ${ours.toFixed(3)}  anchor ${anchor.toFixed(3)}  ratio ours/anchor ${ratio.toFixed(2)}`);
+  console.log(`  all runs        ours ${results.ours.map((r) => r.seconds.toFixed(3)).join(' ')}  anchor ${results.anchor.map((r) => r.seconds.toFixed(3)).join(' ')}`);
+  console.log(`  peak RSS        ours ${oursRss.toFixed(1)} MiB  anchor ${anchorRss.toFixed(1)} MiB`);
+  if (contest.diskBytes) console.log(`  throughput      ours ${(contest.diskBytes / ours / 1e6).toFixed(0)} MB/s  anchor ${(contest.diskBytes / anchor / 1e6).toFixed(0)} MB/s of disk`);
+  if (oursSize !== undefined && anchorSize !== undefined) console.log(`  output size     ours ${mib(oursSize)}  anchor ${mib(anchorSize)}  ratio ${(oursSize / anchorSize).toFixed(4)}`);
+  if (verdicts.length > 0) console.log(`  target          ${verdicts.join('; ')}`);
+  await removeOutputs(outputs);
 }
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, only: { type: 'string' } } });
@@ -152,11 +219,19 @@ const inputs: Array<[string, string]> = [
 const qemuVersion = execFileSync('qemu-img', ['--version']).toString().split('\n')[0];
 console.log(`# qcow2-stream bench: ${runs} interleaved runs each, medians; ${qemuVersion}; node ${process.version}`);
 for (const [name, path] of inputs) console.log(`  input ${name}: ${path} (${mib((await stat(path)).size)})`);
-const qcow2Images: Array<[string, string]> = [
-  ['ext4 (qemu-img convert)', await qemuQcow2(dir, inputs[0]![1], 'ext4', false)],
-  ['ext4 (qemu-img convert -c)', await qemuQcow2(dir, inputs[0]![1], 'ext4', true)],
+if (!existsSync(PY_WRITER)) console.log(`  (no ${PY_WRITER}: the Python writer's contests are left out)`);
+const images: Array<{ name: string; image: string; ratio: number; rssMiB: number }> = [];
+for (const [name, raw] of inputs) {
+  images.push({ name: `${name} (qemu-img convert)`, image: await qemuQcow2(dir, raw, name, false), ratio: 1.5, rssMiB: 100 });
+  images.push({ name: `${name} (qemu-img convert -c)`, image: await qemuQcow2(dir, raw, name, true), ratio: 0.67, rssMiB: 150 });
+}
+const contests = [
+  ...rawToQcow2Contests(dir, inputs),
+  ...qcow2ToRawContests(dir, images),
+  ...tcpContests(dir, inputs, images),
+  ...compressedContests(dir, inputs),
 ];
-for (const contest of [...rawToQcow2Contests(dir, inputs), ...qcow2ToRawContests(dir, qcow2Images), ...compressedContests(dir, inputs)]) {
+for (const contest of contests) {
   if (values.only && !contest.name.includes(values.only)) continue;
   await runContest(contest, runs);
 }
