@@ -3,7 +3,8 @@
  * and refcount widths 1, 16 and 64. Each image passes qemu-img check with no errors and no
  * leaks, compares identical to its source, is exactly as long as planned, and the seekable
  * two-pass path and the spooled stream path give the same bytes; and our reader, with random
- * access and forward-only, gives the input back.
+ * access and forward-only, gives the input back. Every pooled buffer each case took is back in
+ * its pool at the end.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { Qcow2Layout } from '../src/format/layout.js';
@@ -12,6 +13,7 @@ import { toRawClusters } from '../src/node/convert.js';
 import { qcow2Clusters } from '../src/node/qcow2-source.js';
 import { rawToQcow2 } from '../src/node/raw-to-qcow2.js';
 import { TempFileSpool } from '../src/node/temp-file-spool.js';
+import { BufferPool, sharedBufferPool } from '../src/stages/buffer-pool.js';
 import { writeRaw } from '../src/stages/raw-writer.js';
 import type { Compat } from '../src/stages/qcow2-writer.js';
 import { collect, join, randomChunks, withTempDir } from './helpers/files.js';
@@ -50,22 +52,24 @@ function dataBytes(bytes: Uint8Array, clusterSize: number): number {
 async function checkCase(dir: string, input: NamedInput, rawPath: string, clusterSize: number, format: (typeof FORMATS)[number]) {
   const tag = `${input.slug}-${clusterSize}-${format.compat}-${format.refcountBits}`;
   const out = join(dir, `${tag}.qcow2`);
-  const options = { clusterSize, compat: format.compat, refcountBits: format.refcountBits };
+  // A pool of the case's own, to count what comes back.
+  const pool = new BufferPool();
+  const options = { clusterSize, compat: format.compat, refcountBits: format.refcountBits, pool };
   let planned: Qcow2Layout | undefined;
   await writeFileAtomically(out, rawToQcow2(rawPath, { ...options, onPlan: (layout) => (planned = layout) }));
   // The stream path spools every data cluster: half of them fit in memory, the rest go to disk.
   const memoryLimit = Math.floor(dataBytes(input.bytes, clusterSize) / 2);
   const spools: WatchedSpool[] = [];
-  const spool = () => (spools.push(new WatchedSpool({ memoryLimit, tempDir: dir })), spools.at(-1)!);
+  const spool = () => (spools.push(new WatchedSpool({ memoryLimit, tempDir: dir, pool })), spools.at(-1)!);
   const streamed = await collect(rawToQcow2(randomChunks(input.bytes, clusterSize + input.bytes.length + 1), { ...options, spool }));
   const spilled = spools.some((s) => s.spilledBeforeClose);
   const written = await readFile(out);
   const check = await qemuCheck(out);
   const compare = await qemuCompare(rawPath, out);
   // Round trip through our own reader, both ways of reading.
-  const backRandom = await collect(writeRaw()(toRawClusters(qcow2Clusters(out))));
-  const backStream = await collect(writeRaw()(toRawClusters(qcow2Clusters(out, { randomAccess: false }))));
-  return { tag, out, planned, streamed, spilled, written, check, compare, size: (await stat(out)).size, backRandom, backStream };
+  const backRandom = await collect(writeRaw()(toRawClusters(qcow2Clusters(out, { pool }), { buffers: pool })));
+  const backStream = await collect(writeRaw()(toRawClusters(qcow2Clusters(out, { randomAccess: false, pool }), { buffers: pool })));
+  return { tag, out, planned, streamed, spilled, written, check, compare, size: (await stat(out)).size, backRandom, backStream, outstanding: pool.outstanding };
 }
 
 qemuTest('raw to qcow2: the full input matrix passes qemu-img check and compare, both paths identical', async (t) => {
@@ -91,11 +95,13 @@ qemuTest('raw to qcow2: the full input matrix passes qemu-img check and compare,
               padded.set(input.bytes);
               t.true(r.backRandom.equals(padded), `${r.tag}: raw -> qcow2 -> raw (random access) is not the identity`);
               t.true(r.backStream.equals(padded), `${r.tag}: raw -> qcow2 -> raw (streaming) is not the identity`);
+              t.is(r.outstanding, 0, `${r.tag}: pooled buffers not given back`);
             }),
           );
         }
       }
     }
     await Promise.all(jobs);
+    t.is(sharedBufferPool().outstanding, 0, 'a stage took from the shared pool and kept it');
   });
 });

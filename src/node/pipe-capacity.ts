@@ -23,11 +23,16 @@ function maxCapacity(): number {
   }
 }
 
+/** fcntl where it can change a pipe's capacity: Linux, with fs-ext. */
+function linuxFcntl(): Fcntl | null {
+  return process.platform === 'linux' ? (fsExt()?.fcntlSync ?? null) : null;
+}
+
 /**
  * Asks for a larger capacity on pipe `fd`; returns the capacity it has afterwards, or
- * undefined where that cannot be known (not Linux, no fs-ext). Never throws.
+ * undefined where that cannot be known (no fcntl: not Linux, no fs-ext). Never throws.
  */
-export function raisePipeCapacity(fd: number, fcntl: Fcntl | undefined = process.platform === 'linux' ? fsExt()?.fcntlSync : undefined): number | undefined {
+export function raisePipeCapacity(fd: number, fcntl: Fcntl | null = linuxFcntl()): number | undefined {
   if (!fcntl) return undefined;
   let capacity: number;
   try {

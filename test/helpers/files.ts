@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, readlink, realpath, rm } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { release } from '../../src/stages/buffer-pool.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -43,9 +44,13 @@ export function randomBytes(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
+/** Every chunk, copied; each chunk's reference is released, as a sink would (see src/stages/buffer-pool.ts). */
 export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = [];
-  for await (const chunk of chunks) parts.push(Buffer.from(chunk));
+  for await (const chunk of chunks) {
+    parts.push(Buffer.from(chunk));
+    release(chunk);
+  }
   return Buffer.concat(parts);
 }
 
