@@ -55,7 +55,12 @@ export class CodecPool {
 
   private start(): void {
     for (let i = 0; i < this.threads; i++) {
-      const worker = new Worker(new URL('./codec-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      // The worker's own stdio is not piped to ours: Node's pipe() looks at process.stdout, which
+      // opens it, and that makes descriptor 1 non-blocking under the stdout sink's thread-pool
+      // writes. A worker never writes to stdout (a stray line would land in the image); what it
+      // says on stderr is passed on by hand.
+      const worker = new Worker(new URL('./codec-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 }, stdout: true, stderr: true });
+      worker.stderr.on('data', (text: Buffer) => process.stderr.write(text));
       worker.unref();
       const slot: Slot = { worker, pending: 0 };
       worker.on('message', (reply: CodecReply) => {
