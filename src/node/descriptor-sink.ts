@@ -4,41 +4,50 @@
  * (pipe-capacity.ts).
  *
  * A blocking descriptor, which is what a shell's pipe is, is written with gathered writes of
- * about 4 MiB from the thread pool: copying into the pipe (a third of a second per gigabyte
- * here) then costs the main thread nothing, and a full pipe blocks a pool thread, not the
- * conversion. A descriptor someone made non-blocking says EAGAIN instead; from then on the rest
- * goes through libuv, which polls it (net.Socket), so nothing spins. Either way one batch at
- * most waits beyond what the kernel holds: a slow reader slows the producer, memory stays flat.
+ * about 4 MiB from the thread pool, one in flight while the next gathers: copying into the
+ * pipe (a third of a second per gigabyte here) then costs the main thread nothing, and a full
+ * pipe blocks a pool thread, not the conversion. A descriptor someone made non-blocking says
+ * EAGAIN instead; from then on the rest goes through libuv, which polls it (net.Socket), so
+ * nothing spins. Either way about two batches at most wait beyond what the kernel holds: a
+ * slow reader slows the producer, memory stays flat.
  */
 import { Socket } from 'node:net';
 import { release } from '../stages/buffer-pool.js';
 import { ioError } from './io-error.js';
+import { GatheredWrites } from './gathered-writes.js';
 import { raisePipeCapacity } from './pipe-capacity.js';
 import { remainderAfter, writeChunks } from './positional-io.js';
 
 /** Bytes gathered into one writev. */
 const WRITE_BATCH = 4 * 1024 * 1024;
 
-/** What is left when the descriptor said EAGAIN: the views still to write, and the chunks whose references they hold. */
+/** What of a batch is left when the descriptor said EAGAIN: the views still to write, and the chunks whose references they hold. */
 interface Unwritten {
   views: Uint8Array[];
   holders: Uint8Array[];
 }
 
-/** Writes from the thread pool until the descriptor says EAGAIN; returns the bytes written and, then, what is left of the batch. */
-async function writeBlocking(fd: number, chunks: AsyncIterator<Uint8Array>, label: string): Promise<{ total: number; unwritten?: Unwritten }> {
+/** Thrown by a thread-pool write that met EAGAIN, with what it did not write. */
+class WouldBlock extends Error {
+  constructor(readonly unwritten: Unwritten) {
+    super('EAGAIN');
+  }
+}
+
+/**
+ * Writes from the thread pool, one batch in flight while the next gathers, until the
+ * descriptor says EAGAIN; returns the bytes written and what is left to write, in order.
+ */
+async function writeBlocking(fd: number, chunks: AsyncIterator<Uint8Array>, label: string): Promise<{ total: number; unwritten: Unwritten[] }> {
   let total = 0;
-  let batch: Uint8Array[] = [];
-  let batchSize = 0;
-  /** Writes the batch and releases it; or, when the descriptor would block, returns what is left. */
-  const flush = async (): Promise<Unwritten | undefined> => {
+  const writes = new GatheredWrites(async (batch) => {
     let pending = batch;
     while (pending.length > 0) {
       let written: number;
       try {
         written = await writeChunks(fd, pending);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return { views: pending, holders: batch };
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') throw new WouldBlock({ views: pending, holders: batch });
         throw ioError(error, 'write', label);
       }
       if (written === 0) throw ioError(Object.assign(new Error('write returned 0'), { code: 'EIO' }), 'write', label);
@@ -46,19 +55,16 @@ async function writeBlocking(fd: number, chunks: AsyncIterator<Uint8Array>, labe
       pending = remainderAfter(pending, written);
     }
     for (const chunk of batch) release(chunk);
-    batch = [];
-    batchSize = 0;
-    return undefined;
-  };
-  for (let step = await chunks.next(); !step.done; step = await chunks.next()) {
-    batch.push(step.value);
-    batchSize += step.value.length;
-    if (batchSize < WRITE_BATCH) continue;
-    const unwritten = await flush();
-    if (unwritten) return { total, unwritten };
+  }, WRITE_BATCH);
+  try {
+    for (let step = await chunks.next(); !step.done; step = await chunks.next()) await writes.add(step.value);
+    await writes.finish();
+    return { total, unwritten: [] };
+  } catch (error) {
+    if (!(error instanceof WouldBlock)) throw error;
+    const rest = await writes.abandon();
+    return { total, unwritten: [error.unwritten, { views: rest, holders: rest }] };
   }
-  const unwritten = await flush();
-  return unwritten ? { total, unwritten } : { total };
 }
 
 /** Resolves once the socket has written what it queued, or has failed or closed (the error is reported by its listener). */
@@ -77,7 +83,7 @@ function drained(socket: Socket): Promise<void> {
 }
 
 /** Writes through libuv, which polls the descriptor: first what the thread pool could not write, then the rest. */
-async function writePolled(fd: number, left: Unwritten, chunks: AsyncIterator<Uint8Array>, label: string): Promise<number> {
+async function writePolled(fd: number, left: Unwritten[], chunks: AsyncIterator<Uint8Array>, label: string): Promise<number> {
   const socket = new Socket({ fd, readable: false, writable: true });
   let failure: Error | undefined;
   let pending = 0;
@@ -101,7 +107,7 @@ async function writePolled(fd: number, left: Unwritten, chunks: AsyncIterator<Ui
   };
   try {
     socket.cork();
-    left.views.forEach((view, i) => write(view, i < left.views.length - 1 ? () => {} : () => left.holders.forEach(release)));
+    for (const { views, holders } of left) views.forEach((view, i) => write(view, i < views.length - 1 ? () => {} : () => holders.forEach(release)));
     for (let step = await chunks.next(); !step.done; step = await chunks.next()) {
       if (failure) throw failure;
       const chunk = step.value;
@@ -129,7 +135,7 @@ export async function writeDescriptor(fd: number, chunks: AsyncIterable<Uint8Arr
   const iterator = chunks[Symbol.asyncIterator]();
   try {
     const { total, unwritten } = await writeBlocking(fd, iterator, label);
-    return unwritten ? total + (await writePolled(fd, unwritten, iterator, label)) : total;
+    return unwritten.length > 0 ? total + (await writePolled(fd, unwritten, iterator, label)) : total;
   } finally {
     await iterator.return?.();
   }

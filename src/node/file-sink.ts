@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { release } from '../stages/buffer-pool.js';
+import { GatheredWrites } from './gathered-writes.js';
 import { ioError } from './io-error.js';
 import { remainderAfter, writeChunks } from './positional-io.js';
 
@@ -63,10 +64,7 @@ export async function onDestination<T>(path: string, action: string, operation: 
  */
 export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, path: string, at?: number): Promise<number> {
   let total = 0;
-  let batch: Uint8Array[] = [];
-  let batchSize = 0;
-  const flush = async () => {
-    if (batchSize === 0) return;
+  const writes = new GatheredWrites(async (batch) => {
     // A short write (the disk filling up) is followed by another, which reports the error.
     let pending = batch;
     while (pending.length > 0) {
@@ -77,15 +75,13 @@ export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array> | I
       pending = remainderAfter(pending, bytesWritten);
     }
     for (const chunk of batch) release(chunk);
-    batch = [];
-    batchSize = 0;
-  };
-  for await (const chunk of chunks) {
-    batch.push(chunk);
-    batchSize += chunk.length;
-    if (batchSize >= WRITE_BATCH) await flush();
+  }, WRITE_BATCH);
+  try {
+    for await (const chunk of chunks) await writes.add(chunk);
+    await writes.finish();
+  } finally {
+    for (const chunk of await writes.abandon()) release(chunk);
   }
-  await flush();
   return total;
 }
 

@@ -10,6 +10,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { IoError, LimitError } from '../errors.js';
 import { BufferPool, isPooled, release, retain } from '../stages/buffer-pool.js';
+import { GatheredWrites } from './gathered-writes.js';
 import { ioError } from './io-error.js';
 import { orderedReads } from './ordered-reads.js';
 import { readFully, remainderAfter, writeChunks } from './positional-io.js';
@@ -28,13 +29,9 @@ export function shortSpoolFile(dir: string): IoError {
 
 export class SpoolFile {
   private file: FileHandle | undefined;
-  /** Bytes handed to the file so far (written, or being written). */
+  /** Bytes handed to a write so far. */
   private fileSize = 0;
-  /** Views gathered for the next write, each holding a reference. */
-  private batch: Uint8Array[] = [];
-  private batchSize = 0;
-  /** The write in flight, at most one. */
-  private writing: Promise<void> = Promise.resolve();
+  private writes: GatheredWrites | undefined;
 
   constructor(
     /** Where the file goes. */
@@ -47,7 +44,7 @@ export class SpoolFile {
 
   /** Bytes written or gathered. */
   get size(): number {
-    return this.fileSize + this.batchSize;
+    return this.fileSize + (this.writes?.gathered ?? 0);
   }
 
   /** True once the file exists. */
@@ -64,10 +61,11 @@ export class SpoolFile {
     if (this.size + bytes.length > this.limit) {
       throw new LimitError('spool disk', `the spool needs more than ${this.limit} bytes of temp file space (${this.limitName})`);
     }
-    this.file ??= await createUnlinkedTempFile(this.dir);
-    this.batch.push(this.held(bytes));
-    this.batchSize += bytes.length;
-    if (this.batchSize >= WRITE_BATCH) await this.startWrite();
+    if (!this.file) {
+      const file = (this.file = await createUnlinkedTempFile(this.dir));
+      this.writes = new GatheredWrites((batch) => this.writeAt(file.fd, batch), WRITE_BATCH);
+    }
+    await this.writes!.add(this.held(bytes));
   }
 
   /** `bytes` with a reference of the file's own: the same view for pooled bytes, a pooled copy of anything else. */
@@ -83,8 +81,7 @@ export class SpoolFile {
 
   /** Everything written, in order, each chunk a pool buffer holding its reference; call once, after the last write. */
   async *read(): AsyncGenerator<Uint8Array> {
-    await this.startWrite();
-    await this.writing;
+    await this.writes?.finish();
     const file = this.file;
     if (!file) return;
     const ranges: Array<[number, number]> = [];
@@ -109,33 +106,18 @@ export class SpoolFile {
   }
 
   async close(): Promise<void> {
-    await this.writing.catch(() => {});
-    for (const view of this.batch.splice(0)) release(view);
-    this.batchSize = 0;
+    for (const view of (await this.writes?.abandon()) ?? []) release(view);
     const file = this.file;
     this.file = undefined;
     await file?.close();
   }
 
-  /** Waits for the write in flight, then starts writing the gathered batch. */
-  private async startWrite(): Promise<void> {
-    await this.writing;
-    if (!this.file || this.batchSize === 0) return;
-    const { fd } = this.file;
-    const batch = this.batch;
-    const at = this.fileSize;
-    this.fileSize += this.batchSize;
-    this.batch = [];
-    this.batchSize = 0;
-    this.writing = this.writeAt(fd, batch, at);
-    this.writing.catch(() => {}); // surfaces at the next await of `writing`
-  }
-
-  /** Writes `batch` at `at`, then releases it. */
-  private async writeAt(fd: number, batch: Uint8Array[], at: number): Promise<void> {
+  /** Writes `batch` where the file ends, then releases it. */
+  private async writeAt(fd: number, batch: Uint8Array[]): Promise<void> {
+    let position = this.fileSize;
+    this.fileSize += batch.reduce((sum, view) => sum + view.length, 0);
     try {
       let pending = batch;
-      let position = at;
       while (pending.length > 0) {
         const written = await writeChunks(fd, pending, position);
         if (written === 0) throw Object.assign(new Error('write returned 0'), { code: 'EIO' });
