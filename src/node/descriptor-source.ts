@@ -106,11 +106,16 @@ export class PooledReads {
     this.filled = 0;
   }
 
-  /** The buffers in order, each holding its reference; the socket is destroyed at the end or when the consumer stops. */
+  /**
+   * The buffers in order, each holding its reference; the socket is destroyed at the end or
+   * when the consumer stops. A socket starts reading as soon as it is made, and may see its end
+   * before anyone listens: so this is called as it is made, and a socket already ended counts.
+   */
   async *chunks(socket: Socket, label: string): AsyncGenerator<Uint8Array> {
     socket.on('end', () => this.end());
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => this.end());
+    if (socket.readableEnded || socket.destroyed) this.end();
     socket.resume();
     try {
       for (;;) {
@@ -164,13 +169,17 @@ async function* positionalReads(fd: number, label: string, pool: BufferPool): As
  * The descriptor is not closed, except that a polled one is taken over by the socket that reads
  * it, which closes it when done.
  */
-export function readDescriptor(fd: number, label: string, options: DescriptorReadOptions = {}): AsyncGenerator<Uint8Array> {
-  if (!isPollable(fd)) return positionalReads(fd, label, options.pool ?? sharedBufferPool());
+export async function* readDescriptor(fd: number, label: string, options: DescriptorReadOptions = {}): AsyncGenerator<Uint8Array> {
+  if (!isPollable(fd)) {
+    yield* positionalReads(fd, label, options.pool ?? sharedBufferPool());
+    return;
+  }
   raisePipeCapacity(fd);
   const reads = new PooledReads(options);
+  // Made only when the first chunk is asked for, and listened to at once (see `chunks`).
   // Node takes `onread` in the constructor too, though its types only name it for connect().
   const socketOptions = { fd, readable: true, writable: false, onread: reads.readOptions() } as SocketConstructorOpts;
-  return reads.chunks(new Socket(socketOptions), label);
+  yield* reads.chunks(new Socket(socketOptions), label);
 }
 
 /** The bytes of the file, FIFO, device or socket at `path`, from its start to its end, in pool buffers; the descriptor is closed at the end. */

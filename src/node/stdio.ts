@@ -27,6 +27,7 @@ export async function stdinAsPath(): Promise<string | undefined> {
 
 /** The bytes of stdin from where it stands, in pool buffers that each hold their reference. */
 export function stdinChunks(): AsyncGenerator<Uint8Array> {
+  // Checked now, not when the first chunk is asked for, so that the error comes before any work.
   if (isatty(0)) throw new OptionError('SRC', 'stdin is a terminal; pipe an image in (or give a path)');
   return readDescriptor(0, 'stdin');
 }

@@ -7,10 +7,11 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { readDescriptor } from '../../src/node/descriptor-source.js';
 import { fsExt } from '../../src/node/fs-ext.js';
 import { raisePipeCapacity } from '../../src/node/pipe-capacity.js';
 import { CLI, runCli } from '../helpers/cli.js';
-import { join, randomBytes, withTempDir } from '../helpers/files.js';
+import { collect, join, randomBytes, withTempDir } from '../helpers/files.js';
 import { run } from '../helpers/corpus.js';
 
 const F_GETPIPE_SZ = 1032;
@@ -233,5 +234,22 @@ test('a slow consumer holds memory flat: the reader waits for the writer, howeve
     t.is(await done, 0, stderr);
     t.true((await readFile(out)).equals(await readFile(raw)));
     t.true(peak < 120 << 20, `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB for a ${size >> 20} MiB image read faster than it is written`);
+  });
+});
+
+test('a pipe that ends before its first chunk is asked for still gives every byte and its end', async (t) => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, 'fifo');
+    await run('mkfifo', [path]);
+    const both = openSync(path, 'r+');
+    const reader = openSync(path, 'r'); // opens at once: `both` is a writer
+    const bytes = randomBytes(60_000, 3); // less than a pipe holds: the write cannot block
+    writeSync(both, bytes);
+    closeSync(both); // the writer is gone: the pipe holds the bytes, then its end
+    const chunks = readDescriptor(reader, 'the fifo');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // long enough for any read and the end to have come
+    const back = await Promise.race([collect(chunks), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000))]);
+    t.truthy(back, 'the end never came');
+    t.true(back!.equals(bytes));
   });
 });
