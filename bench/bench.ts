@@ -14,10 +14,10 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchDir, ext4Image, mixedImage, qemuQcow2, removeOutputs } from './inputs.js';
+import { benchDir, ext4Image, mixedImage, qemuQcow2, removeOutputs, smallImage } from './inputs.js';
 import { measure, median, type RunResult, type Shell } from './measure.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/qcow2-stream.js', import.meta.url));
 const OURS = [process.execPath, CLI];
 /** The Python two-pass writer (qemu's scripts/qcow2-to-stdout.py algorithm), when the shared yardsticks are beside the checkout. */
 const PY_WRITER = fileURLToPath(new URL('../../../shared/yardsticks/py-two-pass-writer.py', import.meta.url));
@@ -137,6 +137,16 @@ function tcpContests(dir: string, inputs: Array<[string, string]>, images: Array
   });
 }
 
+/** What a run costs before any work: against a bare `node -e 0`. */
+function startupContests(dir: string, small: string): Contest[] {
+  const ours = join(dir, 'small.ours.qcow2');
+  const bare = side('node -e 0', [process.execPath, '-e', '0'], join(dir, 'small.none'));
+  return [
+    { name: 'start-up: a 1 MiB raw→qcow2 conversion vs node -e 0', ours: side('qcow2-stream convert -O qcow2 IN OUT (1 MiB)', [...OURS, 'convert', '-O', 'qcow2', small, ours], ours), anchor: bare, ratio: 1.5 },
+    { name: 'start-up: --version vs node -e 0', ours: side('qcow2-stream --version', [...OURS, '--version'], join(dir, 'small.version')), anchor: bare, ratio: 1.15 },
+  ];
+}
+
 function compressedContests(dir: string, inputs: Array<[string, string]>): Contest[] {
   return inputs.flatMap(([name, input]): Contest[] => {
     const ours = join(dir, `${name}.ours-c.qcow2`);
@@ -226,6 +236,7 @@ for (const [name, raw] of inputs) {
   images.push({ name: `${name} (qemu-img convert -c)`, image: await qemuQcow2(dir, raw, name, true), ratio: 0.67, rssMiB: 150 });
 }
 const contests = [
+  ...startupContests(dir, await smallImage(dir, inputs[0]![1])),
   ...rawToQcow2Contests(dir, inputs),
   ...qcow2ToRawContests(dir, images),
   ...tcpContests(dir, inputs, images),

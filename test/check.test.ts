@@ -7,7 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { readL1Entry } from '../src/format/l1-entry.js';
-import { runCli } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { buildCorpus, qemuImg } from './helpers/corpus.js';
 import { join, withTempDir } from './helpers/files.js';
 import { mutate } from './fuzz/mutate.js';
@@ -18,7 +18,7 @@ const run = promisify(execFile);
 
 function verdicts(path: string): { qemu: number | null; ours: number | null; qemuText: string; oursText: string } {
   const qemu = spawnSync('qemu-img', ['check', path], { encoding: 'utf8' });
-  const ours = spawnSync(process.execPath, [new URL('../src/cli/main.js', import.meta.url).pathname, 'check', path], { encoding: 'utf8' });
+  const ours = spawnSync(process.execPath, [CLI, 'check', path], { encoding: 'utf8' });
   return { qemu: qemu.status, ours: ours.status, qemuText: (qemu.stdout + qemu.stderr).trim(), oursText: (ours.stdout + ours.stderr).trim() };
 }
 

@@ -36,8 +36,10 @@ test('a codec worker that dies with a batch in hand rejects it with a CodecError
   try {
     const clusters = Array.from({ length: 64 }, (_, i) => randomBytes(65536, i + 1));
     const batch = pool.compressor().compress(clusters);
-    const { slots } = pool as unknown as { slots: Array<{ worker: Worker }> };
-    await slots[0]!.worker.terminate();
+    const internals = pool as unknown as { slots: Array<{ worker: Worker }> };
+    // Workers start on the first batch, once node:worker_threads has loaded.
+    for (let i = 0; i < 200 && internals.slots.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    await internals.slots[0]!.worker.terminate();
     await t.throwsAsync(batch, { instanceOf: CodecError, message: /codec worker stopped \(exit code \d+\)/ });
   } finally {
     await pool.close();

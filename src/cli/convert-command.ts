@@ -1,7 +1,6 @@
 /** `qcow2-stream convert`: raw or qcow2 in, raw or qcow2 out, from and to files, pipes, HTTP, S3 and TCP. */
 import { parseArgs } from 'node:util';
 import { OptionError } from '../errors.js';
-import { isatty } from 'node:tty';
 import { openSource, toRawClusters } from '../node/convert.js';
 import { isRegularFile } from '../node/file-kind.js';
 import { takesHeadLast, writeQcow2To, writeRawTo } from '../node/destinations.js';
@@ -127,11 +126,11 @@ function codecOption(text: string): 'zlib' | 'pako' | 'pako-legacy' {
   throw new OptionError('--codec', `'${text}' is not zlib, pako or pako-legacy`);
 }
 
-/** The -p meter, if asked for and stderr can show it. */
-function progressMeter(values: { progress?: boolean; 'progress-force'?: boolean; quiet?: boolean }): ProgressMeter | undefined {
-  if (values.quiet) return undefined;
-  const terminal = isatty(2);
-  if (values['progress-force'] || (values.progress && terminal)) return new ProgressMeter(process.stderr, terminal);
+/** The -p meter, if asked for and stderr can show it (node:tty loads only then: it costs startup). */
+async function progressMeter(values: { progress?: boolean; 'progress-force'?: boolean; quiet?: boolean }): Promise<ProgressMeter | undefined> {
+  if (values.quiet || !(values.progress || values['progress-force'])) return undefined;
+  const terminal = (await import('node:tty')).isatty(2);
+  if (values['progress-force'] || terminal) return new ProgressMeter(process.stderr, terminal);
   return undefined;
 }
 
@@ -171,7 +170,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
     ...(values.tmpdir !== undefined && { tempDir: values.tmpdir }),
   };
   const network = networkOptions(values);
-  const meter = progressMeter(values);
+  const meter = await progressMeter(values);
   const input = await openByteSource(source, network);
   if (meter && typeof input !== 'string' && input.length !== undefined) meter.fallbackTotal = input.length;
   const opened = await openSource(typeof input === 'string' ? input : input.chunks, {

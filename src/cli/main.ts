@@ -1,11 +1,9 @@
 #!/usr/bin/env node
 /** The qcow2-stream command line: a thin layer over the library. */
-import { unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { Qcow2StreamError } from '../errors.js';
-import { runCleanups } from '../node/cleanups.js';
-import { removeTempFilesSync } from '../node/file-sink.js';
+import { removeTempFilesSync, runCleanups } from '../node/cleanups.js';
 import { sharedBufferPool } from '../stages/buffer-pool.js';
 
 const HELP = `Usage: qcow2-stream COMMAND [OPTIONS]
@@ -44,9 +42,17 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; usageExit: number
   measure: { load: async () => import('./measure-command.js').then((m) => ({ run: m.measureCommand, help: m.MEASURE_HELP })), usageExit: 2 },
 };
 
+/** The package's version, from the nearest package.json above this module (bundled or not, it sits at a different depth). */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'qcow2-stream') return pkg.version;
+    } catch {
+      // not here
+    }
+    if (dir.pathname === '/') return 'unknown';
+  }
 }
 
 /** Node's own argument errors (from util.parseArgs) are usage errors too. */
@@ -96,15 +102,16 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const topic = command === 'help' && rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
   if (topic) {
-    process.stdout.write(`${(await topic.load()).help}\n`);
+    writeSync(1, `${(await topic.load()).help}\n`);
     return 0;
   }
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
-    process.stdout.write(`${HELP}\n`);
+    writeSync(1, `${HELP}\n`);
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === '-V') {
-    process.stdout.write(`qcow2-stream ${version()}\n`);
+    // writeSync, not process.stdout, which would load Node's stream machinery for one line.
+    writeSync(1, `qcow2-stream ${version()}\n`);
     return 0;
   }
   const entry = COMMANDS[command];
@@ -128,4 +135,17 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Not a top-level await (the bundle is CommonJS, which starts faster), and not left to chance:
+// a run whose work stopped with nothing left to wait for (a promise never settled) must not
+// exit 0 as if it had finished.
+let settled = false;
+void main(process.argv.slice(2)).then((status) => {
+  settled = true;
+  process.exitCode = status;
+});
+process.on('exit', () => {
+  if (settled) return;
+  removeTempFilesSync(unlinkSync);
+  process.stderr.write('qcow2-stream: internal error: the command stopped before it finished (nothing left to wait for)\n');
+  process.exitCode = 1;
+});

@@ -10,15 +10,19 @@
  * the first `decompress`.
  */
 import { UnsupportedError } from '../errors.js';
-import { ZSTDDecoder } from 'zstddec';
+import type { ZSTDDecoder } from 'zstddec';
 import type { ClusterCodec } from './codec.js';
 
-const decoder = new ZSTDDecoder();
+let decoder: ZSTDDecoder | undefined;
 let loading: Promise<void> | undefined;
 let loaded = false;
 
+/** Loads and compiles the decoder the first time it is needed: most conversions never meet zstd, and its 75 KB module costs startup. */
 function loadDecoder(): Promise<void> {
-  loading ??= decoder.init().then(() => {
+  loading ??= import('zstddec').then(async ({ ZSTDDecoder }) => {
+    const fresh = new ZSTDDecoder();
+    await fresh.init();
+    decoder = fresh;
     loaded = true;
   });
   return loading;
@@ -82,7 +86,7 @@ function decodeFrame(frame: Uint8Array, room: number): Uint8Array {
   const declared = frameContentSize(frame, 0);
   if (declared !== undefined && declared > room) throw new Error('zstd stream inflates to more than one cluster');
   // zstddec hands back nothing when libzstd reports an error (its return is then negative).
-  const out = decoder.decode(frame, declared ?? room);
+  const out = decoder!.decode(frame, declared ?? room); // ready() came first (see decompress)
   if (declared !== undefined ? out.length !== declared : out.length === 0 || out.length > room) {
     throw new Error('zstd stream is damaged (libzstd refused a frame)');
   }

@@ -5,7 +5,7 @@
  * a pool nobody closed does not keep the process alive.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { CodecError } from '../codecs/codec.js';
 import type { CompressionAlgorithm } from '../stages/clusters.js';
 import type { BatchCompressor } from '../stages/compress.js';
@@ -41,6 +41,7 @@ export class CodecPool {
   private readonly options: Required<Omit<CodecPoolOptions, 'threads' | 'buffers'>>;
   private readonly buffers: BufferPool;
   private slots: Slot[] = [];
+  private starting: Promise<void> | undefined;
   private readonly waiting = new Map<number, { resolve: (reply: CodecReply) => void; reject: (error: Error) => void; slot: Slot }>();
   private nextId = 0;
   private closed = false;
@@ -53,7 +54,9 @@ export class CodecPool {
     this.buffers = options.buffers ?? sharedBufferPool();
   }
 
-  private start(): void {
+  /** Starts the workers; node:worker_threads loads only then (it costs startup, and most conversions inflate nothing). */
+  private async start(): Promise<void> {
+    const { Worker } = await import('node:worker_threads');
     for (let i = 0; i < this.threads; i++) {
       // The worker's own stdio is not piped to ours: Node's pipe() looks at process.stdout, which
       // opens it, and that makes descriptor 1 non-blocking under the stdout sink's thread-pool
@@ -87,7 +90,8 @@ export class CodecPool {
   /** Runs one batch: every piece through `op` with `codec`. */
   async run(op: CodecJob['op'], codec: CodecName, clusterSize: number, pieces: Uint8Array[]): Promise<{ outputs: Uint8Array[]; errors: Array<string | null> }> {
     if (this.closed) throw new Error('codec pool is closed');
-    if (this.slots.length === 0) this.start();
+    await (this.starting ??= this.start());
+    if (this.closed) throw new Error('codec pool is closed');
     const bounds = [0];
     for (const piece of pieces) bounds.push(bounds.at(-1)! + piece.length);
     const input = new Uint8Array(this.inputBuffer(bounds.at(-1)!), 0, bounds.at(-1)!);

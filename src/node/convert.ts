@@ -19,8 +19,6 @@ import { release, type BufferPool } from '../stages/buffer-pool.js';
 import { availableParallelism } from 'node:os';
 import type { BatchCompressor, CompressOptions } from '../stages/compress.js';
 import { CodecPool, type CodecPoolOptions } from './codec-pool.js';
-import { threadpoolCompressor } from './threadpool-compressor.js';
-import { nodeCodecs } from './codecs.js';
 import { readPath } from './descriptor-source.js';
 import { isRegularFile } from './file-kind.js';
 import { probeFormat, probeStream, type ImageFormat } from './probe.js';
@@ -66,9 +64,11 @@ export async function openSource(path: string | AsyncIterable<Uint8Array>, optio
     else ({ format, stream: input } = await probeStream(source));
   }
   if (format === 'qcow2' && options.virtualSize !== undefined) throw new OptionError('--size', 'only applies to a raw source (a qcow2 image has its own size)');
+  // node:zlib loads only for a source that may hold compressed clusters (it costs startup).
+  const codecs = format === 'qcow2' ? (await import('./codecs.js')).nodeCodecs() : undefined;
   const open = (from: string | AsyncIterable<Uint8Array>) =>
-    format === 'qcow2'
-      ? qcow2Clusters(from, { ...options, codecs: nodeCodecs() })
+    codecs
+      ? qcow2Clusters(from, { ...options, codecs })
       : rawClusters(from, {
           clusterSize: options.clusterSize ?? DEFAULT_CLUSTER_SIZE,
           ...(options.virtualSize !== undefined && { virtualSize: options.virtualSize }),
@@ -98,8 +98,9 @@ export interface CompressionOptions extends CodecPoolOptions {
  * streams: measured here it is as fast as worker threads within a few percent, and each
  * worker isolate would cost 35-45 MB of memory. pako is JavaScript, so it needs workers.
  */
-function compressorFor(options: CompressionOptions, pool: CodecPool): BatchCompressor & { close(): void } {
+async function compressorFor(options: CompressionOptions, pool: CodecPool): Promise<BatchCompressor & { close(): void }> {
   if ((options.deflate ?? 'zlib') === 'zlib') {
+    const { threadpoolCompressor } = await import('./threadpool-compressor.js'); // node:zlib, only when compressing
     return threadpoolCompressor({ streams: 3 * (options.threads ?? availableParallelism()), ...(options.level !== undefined && { level: options.level }) });
   }
   return { ...pool.compressor(), close: () => {} };
@@ -155,7 +156,7 @@ function preparedForQcow2<T>(options: Qcow2OutputOptions, body: (prepare: (recor
   const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
   imageOptionsFor(options, clusterSize);
   return withPool({ ...options, ...(options.pool && { buffers: options.buffers ?? options.pool }) }, async function* (pool) {
-    const compressor = options.compress ? compressorFor(options, pool) : undefined;
+    const compressor = options.compress ? await compressorFor(options, pool) : undefined;
     try {
       // pako-legacy is asked for to get qemu-img's very image, so it tries every cluster as qemu does.
       const compression = compressor && { compressor, compressEveryCluster: options.compressEveryCluster ?? options.deflate === 'pako-legacy' };

@@ -11,7 +11,7 @@
  * nothing spins. Either way about two batches at most wait beyond what the kernel holds: a
  * slow reader slows the producer, memory stays flat.
  */
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { release } from '../stages/buffer-pool.js';
 import { ioError } from './io-error.js';
 import { GatheredWrites } from './gathered-writes.js';
@@ -84,6 +84,7 @@ function drained(socket: Socket): Promise<void> {
 
 /** Writes through libuv, which polls the descriptor: first what the thread pool could not write, then the rest. */
 async function writePolled(fd: number, left: Unwritten[], chunks: AsyncIterator<Uint8Array>, label: string): Promise<number> {
+  const { Socket } = await import('node:net'); // only here: it costs startup
   const socket = new Socket({ fd, readable: false, writable: true });
   let failure: Error | undefined;
   let pending = 0;

@@ -17,7 +17,7 @@
  */
 import { close, open, read } from 'node:fs';
 import { promisify } from 'node:util';
-import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
+import type { OnReadOpts, Socket, SocketConstructorOpts } from 'node:net';
 import { BufferPool, release, sharedBufferPool } from '../stages/buffer-pool.js';
 import { isPollable } from './file-kind.js';
 import { ioError } from './io-error.js';
@@ -176,6 +176,8 @@ export async function* readDescriptor(fd: number, label: string, options: Descri
   }
   raisePipeCapacity(fd);
   const reads = new PooledReads(options);
+  // node:net loads only here: a conversion between files never needs it (it costs startup).
+  const { Socket } = await import('node:net');
   // Made only when the first chunk is asked for, and listened to at once (see `chunks`).
   // Node takes `onread` in the constructor too, though its types only name it for connect().
   const socketOptions = { fd, readable: true, writable: false, onread: reads.readOptions() } as SocketConstructorOpts;

@@ -8,16 +8,15 @@
  *   otherwise in order with the data spooled; either way the bytes a pipe would get;
  * - a stream (stdout, HTTP, TCP): in order, the data spooled when the map comes last. The
  *   length is known before the first byte, so an HTTP PUT carries a Content-Length.
+ *
+ * The network modules load only for a destination that needs them (they cost startup time).
  */
 import type { ClusterRecord, StreamBegin } from '../stages/clusters.js';
 import { writeRaw } from '../stages/raw-writer.js';
 import { toQcow2, toQcow2HeadLast, type Qcow2OutputOptions } from './convert.js';
 import { isSpecialFile, withDestination, writeFileAtomically, type FileSinkOptions } from './file-sink.js';
 import { writeHeadLastFile, type HeadLastFileOptions } from './head-last-file.js';
-import { httpSink } from './net/http-sink.js';
 import type { Location } from './net/location.js';
-import { uploadBytes, uploadHeadLast } from './net/s3-sink.js';
-import { tcpSink } from './net/tcp.js';
 import { writeRawFile } from './raw-file-sink.js';
 import { DEFAULT_CLUSTER_SIZE } from './raw-to-qcow2.js';
 import type { NetworkOptions } from './sources.js';
@@ -73,13 +72,13 @@ export async function writeQcow2To(location: Location, source: AsyncIterable<Clu
     case 'http': {
       let length: number | undefined;
       const bytes = toQcow2(source, { ...options, onPlan: (layout) => ((length = layout.totalLength), onPlan(layout)) }, reopen);
-      return httpSink(location.url, location.name, bytes, { length: () => length, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
+      return (await import('./net/http-sink.js')).httpSink(location.url, location.name, bytes, { length: () => length, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
     }
     case 'tcp':
     case 'tcp-listen':
-      return tcpSink(location, inOrder(source), { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp });
+      return (await import('./net/tcp.js')).tcpSink(location, inOrder(source), { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp });
     case 's3':
-      return uploadHeadLast(headLast(source), { bucket: location.bucket, key: location.key, name: location.name }, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }), ...options.s3, ...(options.onLength && { onLength: options.onLength }) });
+      return (await import('./net/s3-sink.js')).uploadHeadLast(headLast(source), { bucket: location.bucket, key: location.key, name: location.name }, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }), ...options.s3, ...(options.onLength && { onLength: options.onLength }) });
   }
 }
 
@@ -106,11 +105,11 @@ export async function writeRawTo(location: Location, records: AsyncIterable<Clus
     case 'file':
       return writeRawFile(location.path, source, options);
     case 'http':
-      return httpSink(location.url, location.name, bytes(), { length: () => length, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
+      return (await import('./net/http-sink.js')).httpSink(location.url, location.name, bytes(), { length: () => length, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
     case 'tcp':
     case 'tcp-listen':
-      return tcpSink(location, bytes(), { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp });
+      return (await import('./net/tcp.js')).tcpSink(location, bytes(), { ...(options.timeoutMs !== undefined && { connectTimeoutMs: options.timeoutMs }), ...options.tcp });
     case 's3':
-      return uploadBytes(bytes(), { bucket: location.bucket, key: location.key, name: location.name }, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }), ...options.s3 });
+      return (await import('./net/s3-sink.js')).uploadBytes(bytes(), { bucket: location.bucket, key: location.key, name: location.name }, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }), ...options.s3 });
   }
 }

@@ -4,10 +4,10 @@
  * when the last byte is written; on any error it is removed. A destination that is not a
  * regular file (a device, a FIFO) is written in place.
  */
-import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { release } from '../stages/buffer-pool.js';
+import { trackTempFile, untrackTempFile } from './cleanups.js';
 import { GatheredWrites } from './gathered-writes.js';
 import { ioError } from './io-error.js';
 import { remainderAfter, writeChunks } from './positional-io.js';
@@ -22,20 +22,6 @@ export interface FileSinkOptions {
 
 /** Chunks are gathered into one writev of about this size. */
 const WRITE_BATCH = 4 * 1024 * 1024;
-
-/** Temp files still on disk, removed by `removeTempFilesSync` when the process is interrupted. */
-const liveTempFiles = new Set<string>();
-
-export function removeTempFilesSync(unlinkSync: (path: string) => void): void {
-  for (const path of liveTempFiles) {
-    try {
-      unlinkSync(path);
-    } catch {
-      // already gone
-    }
-  }
-  liveTempFiles.clear();
-}
 
 /** True when `path` exists and is neither a regular file nor a directory (a device, a FIFO): it is written in place. */
 export async function isSpecialFile(path: string): Promise<boolean> {
@@ -85,6 +71,18 @@ export async function writeAll(fd: number, chunks: AsyncIterable<Uint8Array> | I
   return total;
 }
 
+let temporaries = 0;
+
+/**
+ * A name beside `path` that nothing else uses: this process, a count and a random number, in hex
+ * (the file is created with O_EXCL, so a clash would fail, not overwrite). Not node:crypto, whose
+ * loading costs every conversion's startup.
+ */
+function temporaryName(path: string): string {
+  const unique = `${process.pid.toString(16)}${(temporaries++).toString(16).padStart(4, '0')}${Math.floor(Math.random() * 2 ** 32).toString(16)}`;
+  return join(dirname(path), `.${basename(path)}.${unique}.partial`);
+}
+
 /**
  * Runs `write` on a descriptor for `path`: a temporary file beside it that becomes `path` only
  * once `write` resolves, or, for a destination that is not a regular file, `path` itself.
@@ -100,9 +98,9 @@ export async function withDestination<T>(path: string, options: FileSinkOptions,
     }
   }
 
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
+  const temp = temporaryName(path);
   let file: FileHandle | undefined = await onDestination(path, 'create a file beside', () => open(temp, 'wx+', 0o644)); // readable too: a head-last image may move its data region
-  liveTempFiles.add(temp);
+  trackTempFile(temp);
   try {
     const result = await write(file.fd, true);
     const opened = file;
@@ -110,12 +108,12 @@ export async function withDestination<T>(path: string, options: FileSinkOptions,
     await onDestination(path, 'close', () => opened.close());
     file = undefined;
     await onDestination(path, 'rename into', () => rename(temp, path));
-    liveTempFiles.delete(temp);
+    untrackTempFile(temp);
     return result;
   } catch (error) {
     await file?.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    liveTempFiles.delete(temp);
+    untrackTempFile(temp);
     throw error;
   }
 }

@@ -25,7 +25,6 @@ import { needsHostBytes, recordFor, type GuestContext } from '../stages/guest-re
 import { refuseBacking } from '../stages/qcow2-reader.js';
 import { isAllZero } from '../stages/zero-detect.js';
 import { BufferPool, release, retain, sharedBufferPool } from '../stages/buffer-pool.js';
-import { nodeCodecs } from './codecs.js';
 import { openForReading, readImageHead } from './image-file.js';
 import { ioError } from './io-error.js';
 import { orderedReads } from './ordered-reads.js';
@@ -113,7 +112,7 @@ export class Qcow2File implements GuestImage {
         if (!options.openBacking) throw refuseBacking(head);
         backing = await options.openBacking(head.backingFile, head.backingFormat, 1);
       }
-      const codecs = options.codecs ?? nodeCodecs();
+      const codecs = options.codecs ?? (await import('./codecs.js')).nodeCodecs();
       await codecs[head.compression].ready?.();
       return new Qcow2File(file, path, head, fileSize, viewOf(l1), backing, codecs, options.pool ?? sharedBufferPool());
     } catch (error) {

@@ -21,7 +21,7 @@ export async function openByteSource(location: Location, options: NetworkOptions
     case 'file':
       return location.path;
     case 'stdio':
-      return (await stdinAsPath()) ?? { chunks: stdinChunks() };
+      return (await stdinAsPath()) ?? { chunks: await stdinChunks() };
     case 'http':
       return (await import('./net/http-source.js')).httpSource(location.url, location.name, { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
     case 's3':

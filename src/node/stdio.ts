@@ -6,7 +6,6 @@
  * process.stdout writes a pipe synchronously on the main thread. A terminal is refused either
  * way: a disk image would garble it, and no one types one.
  */
-import { isatty } from 'node:tty';
 import { OptionError } from '../errors.js';
 import { filePosition } from './data-extents.js';
 import { readDescriptor } from './descriptor-source.js';
@@ -25,16 +24,21 @@ export async function stdinAsPath(): Promise<string | undefined> {
   return (await filePosition(0)) === 0 ? '/dev/stdin' : undefined;
 }
 
+/** Whether descriptor `fd` is a terminal. node:tty loads only here: it loads node:net and the stream machinery, which a conversion between files does without. */
+async function isTerminal(fd: number): Promise<boolean> {
+  return (await import('node:tty')).isatty(fd);
+}
+
 /** The bytes of stdin from where it stands, in pool buffers that each hold their reference. */
-export function stdinChunks(): AsyncGenerator<Uint8Array> {
+export async function stdinChunks(): Promise<AsyncGenerator<Uint8Array>> {
   // Checked now, not when the first chunk is asked for, so that the error comes before any work.
-  if (isatty(0)) throw new OptionError('SRC', 'stdin is a terminal; pipe an image in (or give a path)');
+  if (await isTerminal(0)) throw new OptionError('SRC', 'stdin is a terminal; pipe an image in (or give a path)');
   return readDescriptor(0, 'stdin');
 }
 
 /** Writes chunks to stdout, releasing each once written; refuses a terminal, which a binary image would garble. */
 export async function writeStdout(chunks: AsyncIterable<Uint8Array>): Promise<number> {
-  if (isatty(1)) throw new OptionError('DST', 'stdout is a terminal; redirect it to a file or a pipe (or give a path)');
+  if (await isTerminal(1)) throw new OptionError('DST', 'stdout is a terminal; redirect it to a file or a pipe (or give a path)');
   if (isPollable(1)) return writeDescriptor(1, chunks, 'stdout');
   return writeAll(1, chunks, 'stdout');
 }

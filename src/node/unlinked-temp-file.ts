@@ -8,7 +8,6 @@
  */
 import { constants } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ioError } from './io-error.js';
 
@@ -32,7 +31,7 @@ export async function createUnlinkedTempFile(tempDir: string): Promise<FileHandl
   try {
     const nameless = await openNameless(tempDir);
     if (nameless) return nameless;
-    const path = join(tempDir, `.qcow2-stream-spool-${randomBytes(6).toString('hex')}`);
+    const path = join(tempDir, `.qcow2-stream-spool-${(await import('node:crypto')).randomBytes(6).toString('hex')}`);
     const file = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
     await unlink(path).catch(async (error: unknown) => {
       await file.close();

@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The command line as it ships: the bundle `npm run build` makes (scripts/bundle-cli.mjs). */
+export const CLI = fileURLToPath(new URL('../../cli/qcow2-stream.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

@@ -4,9 +4,6 @@ import { request as httpsRequest } from 'node:https';
 import { IoError } from '../../errors.js';
 import { ioError } from '../io-error.js';
 
-/** Seconds of silence (no byte either way) before a request is given up. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
-
 export interface HttpOptions {
   /** Milliseconds without a byte sent or received before the request fails; default 30 s. */
   timeoutMs?: number;

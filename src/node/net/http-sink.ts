@@ -8,7 +8,8 @@
 import type { IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import { release } from '../../stages/buffer-pool.js';
-import { httpError, responseOf, shortBody, startRequest, translate, DEFAULT_TIMEOUT_MS, type HttpOptions } from './http-request.js';
+import { httpError, responseOf, shortBody, startRequest, translate, type HttpOptions } from './http-request.js';
+import { DEFAULT_TIMEOUT_MS } from './timeouts.js';
 
 export interface HttpSinkOptions extends HttpOptions {
   /** Asked once the first chunk is ready: the total length, if known. */

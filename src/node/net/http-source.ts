@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { rechunk } from '../../stages/rechunk.js';
-import { httpError, responseOf, startRequest, translate, DEFAULT_TIMEOUT_MS, type HttpOptions } from './http-request.js';
+import { httpError, responseOf, startRequest, translate, type HttpOptions } from './http-request.js';
+import { DEFAULT_TIMEOUT_MS } from './timeouts.js';
 
 const MAX_REDIRECTS = 5;
 

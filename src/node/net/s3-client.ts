@@ -6,7 +6,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { IoError } from '../../errors.js';
-import { DEFAULT_TIMEOUT_MS } from './http-request.js';
+import { DEFAULT_TIMEOUT_MS } from './timeouts.js';
 
 export interface S3Options {
   /** An S3-compatible store's address, e.g. http://127.0.0.1:9000. */

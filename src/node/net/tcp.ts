@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { IoError } from '../../errors.js';
 import { PooledReads } from '../descriptor-source.js';
 import { ioError } from '../io-error.js';
-import { DEFAULT_TIMEOUT_MS } from './http-request.js';
+import { DEFAULT_TIMEOUT_MS } from './timeouts.js';
 import { writeToStream } from '../stream-sink.js';
 import type { Location } from './location.js';
 
