@@ -4,7 +4,8 @@
  * module separately, and the CLI's hundred-odd modules cost about 100 ms of every run; one
  * CommonJS file loads faster still than one ES module (a 1 MiB conversion: 0.154 against
  * 0.183 s, node -e 0 being 0.105 s). The codec worker is a file of its own beside it, which
- * codec-pool.ts finds by its URL. The library's modules (build/src) are not bundled. Native
+ * codec-pool.ts finds by its URL; so is --version, which the command's small entry answers
+ * before it loads the rest. The library's modules (build/src) are not bundled. Native
  * and optional packages stay outside (fs-ext, the AWS SDK), and so does zstddec.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,8 @@ mkdirSync(OUT, { recursive: true });
 writeFileSync(`${OUT}/package.json`, '{ "type": "commonjs" }\n');
 
 for (const [name, entry] of [
-  ['qcow2-stream', 'build/src/cli/main.js'],
+  ['main', 'build/src/cli/main.js'],
+  ['version', 'build/src/cli/version.js'],
   ['codec-worker', 'build/src/node/codec-worker.js'],
 ]) {
   await build({
@@ -37,3 +39,14 @@ for (const [name, entry] of [
     logLevel: 'warning',
   });
 }
+
+// The command: --version answered without parsing the rest (a sixth of `node -e 0`'s time).
+writeFileSync(
+  `${OUT}/qcow2-stream.js`,
+  `#!/usr/bin/env node
+'use strict';
+if (process.argv[2] === '--version' || process.argv[2] === '-V') require('./version.js').printVersion();
+else require('./main.js');
+`,
+  { mode: 0o755 },
+);

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /** The qcow2-stream command line: a thin layer over the library. */
-import { readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Qcow2StreamError } from '../errors.js';
 import { removeTempFilesSync, runCleanups } from '../node/cleanups.js';
+import { printVersion } from './version.js';
 import { sharedBufferPool } from '../stages/buffer-pool.js';
 
 const HELP = `Usage: qcow2-stream COMMAND [OPTIONS]
@@ -41,19 +42,6 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; usageExit: number
   check: { load: async () => import('./check-command.js').then((m) => ({ run: m.checkCommand, help: m.CHECK_HELP })), usageExit: 1 },
   measure: { load: async () => import('./measure-command.js').then((m) => ({ run: m.measureCommand, help: m.MEASURE_HELP })), usageExit: 2 },
 };
-
-/** The package's version, from the nearest package.json above this module (bundled or not, it sits at a different depth). */
-function version(): string {
-  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version: string };
-      if (pkg.name === 'qcow2-stream') return pkg.version;
-    } catch {
-      // not here
-    }
-    if (dir.pathname === '/') return 'unknown';
-  }
-}
 
 /** Node's own argument errors (from util.parseArgs) are usage errors too. */
 function isUsageError(error: unknown): boolean {
@@ -110,8 +98,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === '-V') {
-    // writeSync, not process.stdout, which would load Node's stream machinery for one line.
-    writeSync(1, `qcow2-stream ${version()}\n`);
+    printVersion();
     return 0;
   }
   const entry = COMMANDS[command];
