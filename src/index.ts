@@ -64,7 +64,7 @@ export { writeToStream } from './node/stream-sink.js';
 export { BufferPool, release, retain, sharedBufferPool, type BufferPoolOptions, type BufferPoolStats } from './stages/buffer-pool.js';
 export { canSkipHoles } from './node/data-extents.js';
 export { stageToDuplex } from './node/stage-stream.js';
-export { createChunkerStream, createQcow2ReaderStream, createQcow2WriterStream, createRawToQcow2Stream, createRawWriterStream } from './node/streams.js';
+export { createChunkerStream, createQcow2ReaderStream, createQcow2WriterStream, createRawToQcow2Stream, createRawWriterStream, type PlanningStream } from './node/streams.js';
 export { Qcow2File, type Qcow2FileOptions } from './node/qcow2-file.js';
 export { qcow2Clusters, type Qcow2SourceOptions } from './node/qcow2-source.js';
 export { openSource, toQcow2, toQcow2HeadLast, toRawClusters, type SourceOptions, type Qcow2OutputOptions, type CompressionOptions, type OpenedSource } from './node/convert.js';

@@ -2,7 +2,8 @@
  * Node stream faces (streamx Duplex) of the stages, for `.pipe()` and `stream.pipeline`.
  * Each is the same implementation as the async-iterable stage it wraps.
  */
-import type { Duplex } from 'streamx';
+import type { Duplex, DuplexEvents } from 'streamx';
+import type { Qcow2Layout } from '../format/layout.js';
 import { chunkRaw, type ChunkerOptions } from '../stages/chunker.js';
 import type { ClusterRecord } from '../stages/clusters.js';
 import { writeQcow2, type Qcow2WriterOptions } from '../stages/qcow2-writer.js';
@@ -15,24 +16,27 @@ import { nodeCodecs } from './codecs.js';
 import { tempFileKeyedStore } from './temp-file-keyed-store.js';
 import type { TempFileSpoolOptions } from './temp-file-spool.js';
 
+/** A stream face that also emits 'plan', with the layout (its `totalLength` the exact output length), before its first byte. */
+export type PlanningStream = Duplex<DuplexEvents & { plan: [plan: Qcow2Layout] }>;
+
 /** Raw bytes in, cluster records (objects) out. */
 export function createChunkerStream(options: ChunkerOptions): Duplex {
   return stageToDuplex(chunkRaw(options));
 }
 
 /** Cluster records in, qcow2 bytes out; emits 'plan' (a Qcow2Layout, `totalLength` the exact size) before the first byte. */
-export function createQcow2WriterStream(options: Qcow2WriterOptions = {}): Duplex {
-  const stream: Duplex = stageToDuplex<ClusterRecord, Uint8Array>((source) =>
+export function createQcow2WriterStream(options: Qcow2WriterOptions = {}): PlanningStream {
+  const stream = stageToDuplex<ClusterRecord, Uint8Array>((source) =>
     writeQcow2({ ...options, onPlan: (layout) => (options.onPlan?.(layout), stream.emit('plan', layout)) })(source),
-  );
+  ) as PlanningStream;
   return stream;
 }
 
 /** Raw bytes in, qcow2 bytes out, in one pass through a temp-file spool; emits 'plan' like the writer. */
-export function createRawToQcow2Stream(options: RawToQcow2Options = {}): Duplex {
-  const stream: Duplex = stageToDuplex<Uint8Array, Uint8Array>((source) =>
+export function createRawToQcow2Stream(options: RawToQcow2Options = {}): PlanningStream {
+  const stream = stageToDuplex<Uint8Array, Uint8Array>((source) =>
     rawToQcow2(source, { ...options, onPlan: (layout) => (options.onPlan?.(layout), stream.emit('plan', layout)) }),
-  );
+  ) as PlanningStream;
   return stream;
 }
 
