@@ -5,7 +5,7 @@
  * With an endpoint given, addressing is path-style, as stores on a bare address need.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { IoError } from '../../errors.js';
+import { IoError, UnsupportedError } from '../../errors.js';
 import { DEFAULT_TIMEOUT_MS } from './timeouts.js';
 
 export interface S3Options {
@@ -34,7 +34,17 @@ export function loadS3Sdk(): Promise<S3Sdk> {
   // We state our Node support ourselves; the SDK's notice about future versions would only
   // clutter a one-line-error command line.
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  sdk ??= import('@aws-sdk/client-s3');
+  // An optional peer of the library (22 MB that most users never need); the command line
+  // carries its own copy, bundled (scripts/bundle-cli.mjs).
+  sdk ??= import('@aws-sdk/client-s3').then(
+    // The command line's bundled copy is CommonJS that Node cannot read named exports from: they are its default.
+    (module) => ('S3Client' in module ? module : (module as unknown as { default: S3Sdk }).default),
+    (error: NodeJS.ErrnoException) => {
+      sdk = undefined;
+      if (error.code !== 'ERR_MODULE_NOT_FOUND' && error.code !== 'MODULE_NOT_FOUND') throw error;
+      throw new UnsupportedError('S3', 's3:// locations need the package @aws-sdk/client-s3 beside qcow2-stream (npm install @aws-sdk/client-s3)');
+    },
+  );
   return sdk;
 }
 
